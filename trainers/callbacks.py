@@ -1,0 +1,88 @@
+"""What the trainer reports while it runs: metrics.jsonl lines, the stop flag, token counts and peak memory."""
+
+import threading
+import time
+
+import psutil
+from transformers import TrainerCallback
+
+from trainers.runs import append_metrics
+
+
+class TokenCounter:
+    """Wraps a data collator and counts the real (non-padding) tokens it is given; padding comes later."""
+
+    def __init__(self, collator):
+        self.collator, self.tokens = collator, 0
+
+    def __call__(self, features):
+        self.tokens += sum(len(f["input_ids"]) for f in features)
+        return self.collator(features)
+
+
+class PeakMemory:
+    """Peak memory during a block: CUDA's allocator peak on a GPU, else the process RSS sampled every 20 ms."""
+
+    def __init__(self, device: str):
+        self.device, self.peak_mb, self._stop = device, 0.0, threading.Event()
+
+    def __enter__(self):
+        if self.device == "cuda":
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self):
+        process = psutil.Process()
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, process.memory_info().rss / 2**20)
+            self._stop.wait(0.02)
+
+    def __exit__(self, *exc):
+        if self.device == "cuda":
+            import torch
+
+            self.peak_mb = torch.cuda.max_memory_allocated() / 2**20
+        else:
+            self._stop.set()
+            self._thread.join()
+        return False
+
+
+class MetricsCallback(TrainerCallback):
+    """Appends one JSON line per logging step and stops training at the next step once `stop_event` is set."""
+
+    def __init__(self, run_id: str | None, counter: TokenCounter, stop_event: threading.Event | None = None,
+                 world_size: int = 1, on_step=None):
+        self.run_id, self.counter, self.stop_event = run_id, counter, stop_event
+        self.world_size, self.on_step = world_size, on_step
+        self.start = self.last_time = time.perf_counter()
+        self.last_tokens, self.losses = 0, []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = self.last_time = time.perf_counter()
+        self.last_tokens = self.counter.tokens
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.stop_event is not None and self.stop_event.is_set():
+            control.should_training_stop = True
+        if self.on_step:
+            self.on_step(state.global_step, state.max_steps)
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "loss" not in logs or not state.is_world_process_zero:
+            return
+        now = time.perf_counter()
+        tokens = (self.counter.tokens - self.last_tokens) * self.world_size
+        row = {"step": state.global_step, "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
+               "grad_norm": logs.get("grad_norm"), "tokens_per_second": tokens / max(now - self.last_time, 1e-9),
+               "elapsed_s": round(now - self.start, 3), "epoch": logs.get("epoch")}
+        self.last_time, self.last_tokens = now, self.counter.tokens
+        self.losses.append(logs["loss"])
+        if self.run_id:
+            append_metrics(self.run_id, row)

@@ -1,0 +1,145 @@
+"""The training config: one dataclass, every field with help text, read from `assets/configs/*.yaml`.
+
+A stage config names its parent with `inherit: base.yaml`; `--set key=value` overrides any field. The resolved
+config is what a run saves in its `config.yaml`.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from trainers.paths import CONFIGS
+
+STAGES = ("stage1", "stage2", "stage3")
+METHODS = ("full", "lora", "qlora")
+
+
+@dataclass
+class TrainConfig:
+    stage: str = field(default="stage1", metadata={"help": "stage1 (plain SFT), stage2 (instruction), stage3 (PEFT)"})
+    method: str = field(default="full", metadata={"help": "full: all weights; lora: adapters; qlora: adapters on 4-bit"})
+    base_model: str = field(default="embedded", metadata={"help": "embedded, embedded-base, tiny, a Hub id or folder"})
+    init_from: str = field(default="", metadata={"help": "stage3 only: a Stage 1/2 run id or checkpoint folder"})
+    dataset: str = field(default="assets/datasets/stage1_sft.jsonl", metadata={"help": "file, Hub id or saved name"})
+    data_format: str = field(default="", metadata={"help": "stage1 or stage2; empty = detect from the rows"})
+    randomize_templates: bool = field(default=True, metadata={"help": "stage2 rows: a random training template each"})
+    template_seed: int = field(default=0, metadata={"help": "seed of the per-row template draw"})
+    max_length: int = field(default=256, metadata={"help": "tokens per example; longer rows are rejected"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "transformers scheduler name"})
+    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    max_steps: int = field(default=60, metadata={"help": "optimizer steps (overrides epochs when > 0)"})
+    num_train_epochs: float = field(default=1.0, metadata={"help": "epochs when max_steps is 0"})
+    per_device_train_batch_size: int = field(default=8, metadata={"help": "examples per step per device"})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for activation memory"})
+    packing: bool = field(default=False, metadata={"help": "pack examples into full rows (BFD), no padding"})
+    padding_free: bool = field(default=False, metadata={"help": "flatten each batch into one row, no padding"})
+    bf16: str = field(default="auto", metadata={"help": "auto (bf16 on GPUs and CPUs with native bf16), true, false"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scale numerator (scale = alpha / r)"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "dropout on the LoRA input"})
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+                                      metadata={"help": "module names that get adapters, or ['all-linear']"})
+    seed: int = field(default=42, metadata={"help": "seed of model init, data order and dropout"})
+    logging_steps: int = field(default=1, metadata={"help": "steps between metrics.jsonl lines"})
+    save_steps: int = field(default=20, metadata={"help": "steps between resumable checkpoints (0 = none)"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, mps"})
+    torch_threads: int = field(default=0, metadata={"help": "CPU threads for torch (0 = torch's default)"})
+    run_name: str = field(default="", metadata={"help": "optional label in the run id"})
+
+    def validate(self) -> list[str]:
+        """Human-readable problems with the values; empty when the config can run."""
+        problems = []
+        if self.stage not in STAGES:
+            problems.append(f"stage: '{self.stage}' is not one of {', '.join(STAGES)}")
+        if self.method not in METHODS:
+            problems.append(f"method: '{self.method}' is not one of {', '.join(METHODS)}")
+        if self.stage in ("stage1", "stage2") and self.method != "full":
+            problems.append(f"method: {self.stage} trains all weights; use stage3 for '{self.method}'")
+        if self.stage == "stage3" and self.method == "full":
+            problems.append("method: stage3 trains adapters; use 'lora' or 'qlora'")
+        checks = [("learning_rate", self.learning_rate > 0, "must be > 0"),
+                  ("max_length", self.max_length >= 8, "must be >= 8"),
+                  ("max_steps", self.max_steps > 0 or self.num_train_epochs > 0, "must be > 0 (or set epochs)"),
+                  ("max_steps", self.max_steps >= 0, "must be >= 0"),
+                  ("per_device_train_batch_size", self.per_device_train_batch_size >= 1, "must be >= 1"),
+                  ("gradient_accumulation_steps", self.gradient_accumulation_steps >= 1, "must be >= 1"),
+                  ("lora_r", self.lora_r >= 1, "must be >= 1"),
+                  ("lora_alpha", self.lora_alpha > 0, "must be > 0"),
+                  ("lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)"),
+                  ("bf16", str(self.bf16).lower() in ("auto", "true", "false"), "must be auto, true or false")]
+        problems += [f"{name}: {message} (got {getattr(self, name)})" for name, ok, message in checks if not ok]
+        if self.init_from and self.stage != "stage3":
+            problems.append("init_from: only stage3 trains on top of an earlier run")
+        return problems
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(name: str, value):
+    """A --set string or YAML value -> the field's type."""
+    current = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else []
+    if isinstance(value, str):
+        if isinstance(current, bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"{name}: expected true or false, got '{value}'")
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(current, int):
+            return int(float(value))
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, list):
+            return [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+    if isinstance(current, float) and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def read_yaml_chain(path: Path) -> dict:
+    """A config file with its `inherit:` parents merged underneath it."""
+    path = Path(path)
+    if not path.is_file() and (CONFIGS / path.name).is_file():
+        path = CONFIGS / path.name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file")
+    data = yaml.safe_load(path.read_text()) or {}
+    parent = data.pop("inherit", None)
+    return {**(read_yaml_chain(path.parent / parent) if parent else {}), **data}
+
+
+def build_config(values: dict, overrides: dict | None = None) -> TrainConfig:
+    merged = {**values, **(overrides or {})}
+    unknown = sorted(set(merged) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
+    try:
+        return TrainConfig(**{k: _coerce(k, v) for k, v in merged.items()})
+    except ValueError as err:
+        raise ValueError(str(err)) from None
+
+
+def load_config(path, overrides: dict | None = None) -> TrainConfig:
+    return build_config(read_yaml_chain(Path(path)), overrides)
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ValueError(f"--set expects KEY=VALUE, got '{pair}'")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def to_dict(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)
+
+
+def help_text(name: str) -> str:
+    return FIELDS[name].metadata.get("help", "")

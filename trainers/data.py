@@ -1,0 +1,209 @@
+"""Datasets: the three row formats, loading from files / the Hub / Python rows, validation with line numbers, and
+rendering into TRL's prompt-completion format (loss on the completion only).
+
+    rows = load_rows("assets/datasets/stage2_instruction.jsonl")
+    problems = validate_rows(rows, "stage2", tokenizer=tok, max_length=512)   # [] when clean
+    python -m trainers validate FILE --format stage1|stage2|preference     # exit 1 and `line N: field: problem`
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainers.templates import CHAT, pick_templates, render_with_template
+
+FORMATS = {
+    "stage1": {"required": ("prompt", "output"), "optional": ()},
+    "stage2": {"required": ("instruction", "response"), "optional": ("input",)},
+    "preference": {"required": ("prompt", "chosen", "rejected"), "optional": ()},
+}
+
+
+@dataclass
+class Row:
+    line: int  # 1-based line in the source file (row number for Parquet / Hub / Python rows)
+    data: dict | None  # None when the line could not be decoded at all
+    error: str = ""
+
+
+@dataclass
+class Problem:
+    line: int
+    field: str
+    problem: str
+    level: str = "error"  # or "warning": reported, does not block training
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.problem}"
+
+
+class DatasetError(ValueError):
+    """Rows that failed validation; `problems` holds every one of them."""
+
+    def __init__(self, problems: list[Problem], source: str = ""):
+        self.problems = problems
+        errors = [p for p in problems if p.level == "error"]
+        head = "\n".join(str(p) for p in errors[:20])
+        more = f"\n... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{source}: {len(errors)} invalid row(s)\n{head}{more}")
+
+
+def _jsonl_rows(raw: bytes) -> list[Row]:
+    rows = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            rows.append(Row(number, None, f"undecodable bytes at column {err.start + 1} (not UTF-8)"))
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            rows.append(Row(number, None, f"invalid JSON: {err.msg} at column {err.colno}"))
+            continue
+        rows.append(Row(number, data) if isinstance(data, dict) else Row(number, None, "not a JSON object"))
+    return rows
+
+
+def _json_rows(raw: bytes) -> list[Row]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        return [Row(raw[: err.start].count(b"\n") + 1, None, "undecodable bytes (not UTF-8)")]
+    except json.JSONDecodeError as err:
+        return [Row(err.lineno, None, f"invalid JSON: {err.msg}")]
+    if isinstance(data, dict):  # {"data": [...]} / {"train": [...]} style
+        data = next((v for v in data.values() if isinstance(v, list)), [data])
+    return [Row(i, d) if isinstance(d, dict) else Row(i, None, "not a JSON object") for i, d in enumerate(data, 1)]
+
+
+def _csv_rows(raw: bytes) -> list[Row]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        return [Row(raw[: err.start].count(b"\n") + 1, None, "undecodable bytes (not UTF-8)")]
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    for record in reader:
+        data = {k: v for k, v in record.items() if k is not None}
+        rows.append(Row(reader.line_num, data, "" if None not in record else "more cells than header columns"))
+    return rows
+
+
+def _parquet_rows(path: Path) -> list[Row]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as err:  # pyarrow raises several types for a file that is not Parquet
+        return [Row(1, None, f"not a readable Parquet file ({err.__class__.__name__})")]
+    return [Row(i, d) for i, d in enumerate(table.to_pylist(), 1)]
+
+
+def load_rows(source, split: str = "train") -> list[Row]:
+    """Rows from a path (.jsonl/.json/.csv/.parquet), a `datasets` Hub id, or a list of dicts."""
+    if isinstance(source, list):
+        return [Row(i, d) if isinstance(d, dict) else Row(i, None, "not a dict") for i, d in enumerate(source, 1)]
+    path = Path(str(source)).expanduser()
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            return _parquet_rows(path)
+        raw = path.read_bytes()
+        loaders = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows}
+        if suffix not in loaders:
+            raise ValueError(f"{path}: unsupported file type '{suffix}' (use .jsonl, .json, .csv or .parquet)")
+        return loaders[suffix](raw)
+    if path.suffix or str(source).startswith((".", "/")):
+        raise FileNotFoundError(f"{source}: no such file")
+    from datasets import load_dataset
+
+    try:
+        dataset = load_dataset(str(source), split=split)
+    except Exception as err:  # the Hub client raises many types; the user needs one sentence
+        raise ValueError(f"{source}: could not load from the Hugging Face Hub ({str(err).splitlines()[0]})") from None
+    return [Row(i, d) for i, d in enumerate(dataset, 1)]
+
+
+def detect_format(rows: list[Row]) -> str | None:
+    keys = set().union(*(r.data.keys() for r in rows[:20] if r.data)) if rows else set()
+    for name, spec in FORMATS.items():
+        if set(spec["required"]) <= keys:
+            return name
+    return None
+
+
+def _check_row(row: Row, spec: dict, tokenizer, max_length: int | None) -> list[Problem]:
+    if row.data is None:
+        return [Problem(row.line, "row", row.error)]
+    problems = [Problem(row.line, "row", row.error)] if row.error else []
+    known = set(spec["required"]) | set(spec["optional"])
+    for field in spec["required"]:
+        value = row.data.get(field)
+        if field not in row.data or value is None:
+            problems.append(Problem(row.line, field, "missing required field"))
+        elif not isinstance(value, str):
+            problems.append(Problem(row.line, field, f"expected text, got {type(value).__name__}"))
+        elif not value.strip():
+            problems.append(Problem(row.line, field, "empty text"))
+    for field in spec["optional"]:
+        if row.data.get(field) not in (None, "") and not isinstance(row.data[field], str):
+            problems.append(Problem(row.line, field, f"expected text, got {type(row.data[field]).__name__}"))
+    for field in sorted(set(row.data) - known):
+        problems.append(Problem(row.line, field, "unknown field, ignored", "warning"))
+    if tokenizer is not None and max_length and not problems:
+        length = len(tokenizer(" ".join(str(row.data.get(f) or "") for f in known), add_special_tokens=False)[
+            "input_ids"])
+        if length > max_length:
+            problems.append(Problem(row.line, "row", f"{length} tokens, longer than max_length {max_length}"))
+    return problems
+
+
+def validate_rows(rows: list[Row], fmt: str, tokenizer=None, max_length: int | None = None) -> list[Problem]:
+    """Every problem in every row; errors block training, warnings (duplicates, unknown fields) do not."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+    if not rows:
+        return [Problem(0, "file", "no rows")]
+    spec, problems, seen = FORMATS[fmt], [], {}
+    for row in rows:
+        row_problems = _check_row(row, spec, tokenizer, max_length)
+        problems.extend(row_problems)
+        if row.data is not None and not row_problems:
+            key = json.dumps({f: row.data.get(f) for f in spec["required"] + spec["optional"]}, sort_keys=True)
+            if key in seen:
+                problems.append(Problem(row.line, "row", f"duplicate of line {seen[key]}", "warning"))
+            seen.setdefault(key, row.line)
+    return problems
+
+
+def load_valid_rows(source, fmt: str | None = None, tokenizer=None, max_length: int | None = None):
+    """(format, list of dicts) or DatasetError listing every bad row; never returns invalid data."""
+    rows = load_rows(source)
+    fmt = fmt or detect_format(rows)
+    if fmt is None:
+        raise DatasetError([Problem(1, "file", "rows match no known format (stage1, stage2, preference)")],
+                           str(source))
+    problems = validate_rows(rows, fmt, tokenizer, max_length)
+    if any(p.level == "error" for p in problems):
+        raise DatasetError(problems, str(source))
+    return fmt, [r.data for r in rows]
+
+
+def to_prompt_completion(records: list[dict], fmt: str, tokenizer, template_seed: int = 0,
+                         randomize_templates: bool | None = None) -> list[dict]:
+    """Render rows into {"prompt", "completion", "template"}. Stage 1 rows always use the chat template (one fixed
+    format); Stage 2 rows draw a training template per row unless `randomize_templates` is False."""
+    if fmt == "stage1":
+        return [{"prompt": render_with_template(CHAT, r["prompt"], "", tokenizer), "completion": r["output"].strip(),
+                 "template": CHAT} for r in records]
+    if fmt != "stage2":
+        raise ValueError(f"format '{fmt}' is not a supervised fine-tuning format")
+    randomize = True if randomize_templates is None else randomize_templates
+    names = pick_templates(len(records), template_seed) if randomize else [CHAT] * len(records)
+    return [{"prompt": render_with_template(name, r["instruction"], r.get("input") or "", tokenizer),
+             "completion": r["response"].strip(), "template": name} for r, name in zip(records, names)]

@@ -1,0 +1,126 @@
+"""The shared body of every stage: data -> TRL `SFTTrainer` -> artifact + measured numbers in run.json.
+
+Each stage module only decides how the model is built (all weights, LoRA, or LoRA on a 4-bit base) and how rows
+are rendered; everything measured and saved is done here, the same way for every stage.
+"""
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from trainers import runs
+from trainers.config import TrainConfig
+from trainers.data import load_valid_rows, to_prompt_completion
+from trainers.models import count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
+from trainers.paths import datasets_dir
+
+
+def resolve_dataset(name: str) -> str:
+    """A path, a dataset saved in $PLAYGROUND_HOME/datasets (by name), or a Hub id."""
+    for candidate in (Path(name), datasets_dir() / name, datasets_dir() / f"{name}.jsonl"):
+        if candidate.is_file():
+            return str(candidate)
+    return name
+
+
+def base_for(config: TrainConfig) -> str:
+    """The weights training starts from: the base model, or a Stage 1/2 checkpoint for Stage 3 `init_from`."""
+    if not config.init_from:
+        return resolve_model(config.base_model)
+    if Path(config.init_from).is_dir():
+        return str(Path(config.init_from).resolve())
+    record = runs.read_run(config.init_from)
+    if record.get("method") != "full" or not record.get("artifact_dir"):
+        raise ValueError(f"init_from: run {config.init_from} has no full checkpoint to start from")
+    return record["artifact_dir"]
+
+
+def use_bf16(config: TrainConfig, device: str) -> bool:
+    import torch
+
+    if str(config.bf16).lower() != "auto":
+        return str(config.bf16).lower() == "true"
+    return pick_dtype(device) == torch.bfloat16
+
+
+def build_dataset(config: TrainConfig, tokenizer):
+    from datasets import Dataset
+
+    fmt, records = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None, tokenizer,
+                                   config.max_length)
+    examples = to_prompt_completion(records, fmt, tokenizer, config.template_seed, config.randomize_templates)
+    return Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
+
+
+def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(run_dir / "checkpoints"), max_steps=config.max_steps if config.max_steps > 0 else -1,
+        num_train_epochs=config.num_train_epochs, per_device_train_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler_type, warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay, logging_steps=config.logging_steps,
+        save_strategy="steps" if config.save_steps > 0 else "no", save_steps=max(config.save_steps, 1),
+        save_total_limit=1, bf16=bf16, max_length=config.max_length, packing=config.packing,
+        padding_free=config.padding_free and not config.packing, completion_only_loss=True, report_to="none",
+        seed=config.seed, data_seed=config.seed, gradient_checkpointing=config.gradient_checkpointing,
+        use_cpu=device == "cpu", disable_tqdm=True, dataloader_num_workers=0, save_only_model=False,
+    )
+
+
+def train_with_sft(config: TrainConfig, run_id: str, build_model, stop_event: threading.Event | None = None,
+                   resume_from: str | None = None, on_step=None) -> dict:
+    """Train `build_model(config, base_path, device)` on the config's data and record everything in the run."""
+    import torch
+    from transformers import PrinterCallback
+    from trl import SFTTrainer
+
+    from trainers.callbacks import MetricsCallback, PeakMemory, TokenCounter
+
+    run_dir = runs.run_path(run_id)
+    device = pick_device(config.device)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    torch.manual_seed(config.seed)
+    base_path = base_for(config)
+    tokenizer = load_tokenizer(base_path)
+    dataset = build_dataset(config, tokenizer)
+    bf16 = use_bf16(config, device)
+    with PeakMemory(device) as memory:
+        model = build_model(config, base_path, device, bf16)
+        trainable, total = count_parameters(model)
+        runs.update_run(run_id, trainable_params=trainable, total_params=total)
+        trainer = SFTTrainer(model=model, args=sft_args(config, run_dir, device, bf16), train_dataset=dataset,
+                             processing_class=tokenizer)
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them
+        counter = TokenCounter(trainer.data_collator)
+        trainer.data_collator = counter
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        callback = MetricsCallback(run_id, counter, stop_event, world_size, on_step)
+        trainer.add_callback(callback)
+        started = time.perf_counter()
+        trainer.train(resume_from_checkpoint=resume_from)
+        seconds = time.perf_counter() - started
+    artifact = save_artifact(trainer, tokenizer, run_dir, config)
+    return {"trainable_params": trainable, "total_params": total, "peak_memory_mb": round(memory.peak_mb, 1),
+            "tokens_per_second": round(counter.tokens * world_size / max(seconds, 1e-9), 1),
+            "final_loss": callback.losses[-1] if callback.losses else None, "artifact_dir": artifact,
+            "cancelled": bool(stop_event is not None and stop_event.is_set())}
+
+
+def save_artifact(trainer, tokenizer, run_dir: Path, config: TrainConfig) -> str | None:
+    """A PEFT adapter folder for LoRA/QLoRA, a full checkpoint otherwise. Written to a temp name, then renamed."""
+    if not trainer.is_world_process_zero():
+        trainer.accelerator.wait_for_everyone()
+        return None
+    name = "adapter" if config.method in ("lora", "qlora") else "model"
+    target, tmp = run_dir / name, run_dir / f".{name}.tmp"
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    model.save_pretrained(tmp)
+    if name == "model":
+        tokenizer.save_pretrained(tmp)
+    os.replace(tmp, target)
+    trainer.accelerator.wait_for_everyone()
+    return str(target)

@@ -1,0 +1,43 @@
+"""Stage 3, LoRA and QLoRA: the base is frozen (QLoRA: quantized to 4-bit NF4 by bitsandbytes) and only small
+low-rank adapters train. Works on Stage 1 or Stage 2 rows, on top of the base or a Stage 1/2 checkpoint.
+
+    python -m trainers train assets/configs/stage3_lora.yaml --set max_steps=20
+    python -m trainers train assets/configs/stage3_qlora.yaml --set init_from=<stage2 run id>
+"""
+
+import threading
+
+from trainers.config import TrainConfig
+from trainers.models import four_bit_config, pick_dtype
+from trainers.sft_core import train_with_sft
+
+
+def lora_config(config: TrainConfig):
+    from peft import LoraConfig
+
+    targets = config.target_modules
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules="all-linear" if targets == ["all-linear"] else list(targets),
+                      bias="none", task_type="CAUSAL_LM")
+
+
+def build_adapter_model(config: TrainConfig, base_path: str, device: str, bf16: bool):
+    """The frozen base in the compute dtype (bf16 halves its memory), adapters in fp32 (PEFT's default cast)."""
+    import torch
+    from peft import get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if bf16 else pick_dtype(device, "fp32" if device == "cpu" else "auto")
+    if config.method == "qlora":
+        model = AutoModelForCausalLM.from_pretrained(
+            base_path, dtype=dtype, quantization_config=four_bit_config(device, dtype),
+            device_map={"": 0 if device == "cuda" else device})
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype).to(device)
+    return get_peft_model(model, lora_config(config))
+
+
+def train_stage3(config: TrainConfig, run_id: str, stop_event: threading.Event | None = None,
+                 resume_from: str | None = None, on_step=None) -> dict:
+    return train_with_sft(config, run_id, build_adapter_model, stop_event, resume_from, on_step)

@@ -1,0 +1,64 @@
+"""Prompt templates for instruction tuning, and the one function that renders a row through them.
+
+Stage 2 draws one training template per row from a seeded RNG so the model cannot latch onto one format; the
+held-out templates are never used in training, so the evaluation can ask whether the skill carries over. The
+`chat` template is the tokenizer's own chat template, which Stage 1 always uses (one fixed format).
+"""
+
+import random
+
+CHAT = "chat"
+
+# name -> (template without input, template with input). Every prompt ends on a newline so the completion starts on
+# a clean token boundary.
+TRAIN_TEMPLATES = {
+    CHAT: None,
+    "alpaca": ("### Instruction:\n{instruction}\n\n### Response:\n",
+               "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"),
+    "instruction": ("Instruction: {instruction}\n\nResponse:\n", "Instruction: {instruction}\nInput: {input}\n\nResponse:\n"),
+    "qa": ("Question: {instruction}\nAnswer:\n", "Question: {instruction}\n{input}\nAnswer:\n"),
+    "task": ("Task: {instruction}\nOutput:\n", "Task: {instruction}\nData: {input}\nOutput:\n"),
+    "dialogue": ("User: {instruction}\nAssistant:\n", "User: {instruction}\n{input}\nAssistant:\n"),
+}
+
+HELDOUT_TEMPLATES = {
+    "prompt_reply": ("PROMPT >> {instruction}\nREPLY >>\n", "PROMPT >> {instruction}\nCONTEXT >> {input}\nREPLY >>\n"),
+    "inst_tags": ("[INST] {instruction} [/INST]\n", "[INST] {instruction}\n\n{input} [/INST]\n"),
+    "request": ("Request:\n{instruction}\n---\nAnswer:\n", "Request:\n{instruction}\n\nDetails:\n{input}\n---\nAnswer:\n"),
+}
+
+ALL_TEMPLATES = {**TRAIN_TEMPLATES, **HELDOUT_TEMPLATES}
+
+
+def render_chat(tokenizer, user_text: str, system: str | None = None) -> str:
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user_text}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def render_with_template(name: str, instruction: str, input_text: str = "", tokenizer=None) -> str:
+    """The prompt text for one row under one template (the completion follows it directly)."""
+    instruction, input_text = instruction.strip(), (input_text or "").strip()
+    if name == CHAT:
+        return render_chat(tokenizer, f"{instruction}\n\n{input_text}" if input_text else instruction)
+    if name not in ALL_TEMPLATES:
+        raise KeyError(f"unknown template '{name}'; known: {', '.join(ALL_TEMPLATES)}")
+    plain, with_input = ALL_TEMPLATES[name]
+    return with_input.format(instruction=instruction, input=input_text) if input_text else plain.format(
+        instruction=instruction)
+
+
+def pick_templates(count: int, seed: int, names: list[str] | None = None) -> list[str]:
+    """One training template per row, reproducible from the seed."""
+    names = names or list(TRAIN_TEMPLATES)
+    rng = random.Random(seed)
+    return [rng.choice(names) for _ in range(count)]
+
+
+def loss_token_view(tokenizer, prompt: str, completion: str) -> list[tuple[str, bool]]:
+    """(token text, carries loss) for prompt + completion, as the trainer masks it: loss on the completion only."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    full_ids = tokenizer(prompt + completion, add_special_tokens=False)["input_ids"]
+    shared = 0
+    while shared < min(len(prompt_ids), len(full_ids)) and prompt_ids[shared] == full_ids[shared]:
+        shared += 1
+    return [(tokenizer.decode([tid]), i >= shared) for i, tid in enumerate(full_ids)]
