@@ -1,0 +1,130 @@
+"""One resident base model with stage adapters hot-swapped onto it; full checkpoints behind a small LRU cache.
+
+    hub = ModelHub("embedded")
+    model, tokenizer, ms = hub.activate("20261124-101500-stage3-lora")   # loads once, then set_adapter
+    model, tokenizer, ms = hub.activate("base")                         # adapters off, same weights
+
+Adapters are loaded by name with PEFT's `load_adapter` and switched with `set_adapter`, so the base weights are
+read from disk once. Full Stage 1/2 checkpoints are whole models; they load as separate models and the least
+recently used one is dropped when the cache passes its memory bound. Generation holds `hub.lock`, because the
+active adapter is a property of the shared model.
+"""
+
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from trainers import runs
+from trainers.models import load_model, load_tokenizer, resolve_model
+
+BASE = "base"
+
+
+class AdapterMismatch(ValueError):
+    """An adapter trained on a different base model than the resident one."""
+
+
+def describe_target(target: str) -> dict:
+    """What a chat/compare target is: the base, a run's adapter, a run's full checkpoint, or an adapter folder."""
+    if target == BASE:
+        return {"kind": "base"}
+    if Path(target).is_dir():
+        kind = "adapter" if (Path(target) / "adapter_config.json").is_file() else "full"
+        return {"kind": kind, "dir": str(Path(target).resolve()), "base_model": None, "init_from": ""}
+    record = runs.read_run(target)
+    if not record.get("artifact_dir") or not Path(record["artifact_dir"]).is_dir():
+        raise ValueError(f"run {target} has no saved model (status {record['status']})")
+    kind = "full" if record["method"] == "full" else "adapter"
+    init_from = runs.read_config(target).get("init_from") or ""
+    return {"kind": kind, "dir": record["artifact_dir"], "base_model": record["base_model"], "init_from": init_from}
+
+
+def _param_mb(model) -> float:
+    return sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+
+
+class ModelHub:
+    def __init__(self, base_model: str = "embedded", cache_mb: float | None = None, device: str = "auto"):
+        self.base_name, self.device = base_model, device
+        self.cache_mb = cache_mb or float(os.environ.get("PLAYGROUND_MODEL_CACHE_MB", "3000"))
+        self.lock = threading.RLock()
+        self.model = self.tokenizer = None
+        self.loaded_adapters: set[str] = set()
+        self.active = BASE
+        self.full_models: OrderedDict[str, tuple] = OrderedDict()
+        self.last_switch_ms = 0.0
+
+    def ensure_base(self):
+        with self.lock:
+            if self.model is None:
+                self.tokenizer = load_tokenizer(self.base_name)
+                self.model = load_model(self.base_name, device=self.device).eval()
+            return self.model, self.tokenizer
+
+    def check_base(self, info: dict, target: str) -> None:
+        if info.get("init_from"):
+            raise AdapterMismatch(f"{target} was trained on top of {info['init_from']}, not on the base")
+        if info.get("base_model") not in (None, self.base_name):
+            raise AdapterMismatch(f"{target} was trained on base model '{info['base_model']}', but the loaded base is "
+                                  f"'{self.base_name}'; switch the base model to use it")
+        config = json.loads((Path(info["dir"]) / "adapter_config.json").read_text())
+        trained_on = config.get("base_model_name_or_path")
+        if info.get("base_model") is None and trained_on not in (self.base_name, resolve_model(self.base_name)):
+            raise AdapterMismatch(f"adapter {target} was trained on '{trained_on}', not on '{self.base_name}'")
+
+    def load_stage_adapter(self, target: str, info: dict) -> None:
+        from peft import PeftModel
+
+        self.check_base(info, target)
+        try:
+            if isinstance(self.model, PeftModel):
+                self.model.load_adapter(info["dir"], adapter_name=target)
+            else:
+                self.model = PeftModel.from_pretrained(self.model, info["dir"], adapter_name=target).eval()
+        except (RuntimeError, ValueError) as err:  # shape mismatches surface here
+            raise AdapterMismatch(f"adapter {target} does not fit the base '{self.base_name}': "
+                                  f"{str(err).splitlines()[0][:200]}") from None
+        self.loaded_adapters.add(target)
+
+    def _full_model(self, target: str, info: dict):
+        if target in self.full_models:
+            self.full_models.move_to_end(target)
+            return self.full_models[target]
+        entry = (load_model(info["dir"], device=self.device).eval(), load_tokenizer(info["dir"]))
+        self.full_models[target] = entry
+        while len(self.full_models) > 1 and sum(_param_mb(m) for m, _ in self.full_models.values()) > self.cache_mb:
+            self.full_models.popitem(last=False)
+        return entry
+
+    def activate(self, target: str):
+        """(model, tokenizer, switch_ms) with `target` active. Call under `hub.lock` and generate before releasing."""
+        with self.lock:
+            started = time.perf_counter()
+            info = describe_target(target)
+            if info["kind"] == "full":
+                model, tokenizer = self._full_model(target, info)
+            else:
+                model, tokenizer = self.ensure_base()
+                if info["kind"] == "adapter":
+                    if target not in self.loaded_adapters:
+                        self.load_stage_adapter(target, info)
+                    self.model.set_adapter(target)
+                model = self.model
+            self.active = target
+            self.last_switch_ms = (time.perf_counter() - started) * 1000
+            return model, tokenizer, self.last_switch_ms
+
+    def adapters_on_base(self, targets: list[str]) -> bool:
+        """True when every target can run in one batch on the resident base (the base or its adapters)."""
+        return all(describe_target(t)["kind"] in ("base", "adapter") for t in targets)
+
+    def base_context(self):
+        """A context with adapters off, for generating from the bare base on an adapter-carrying model."""
+        from contextlib import nullcontext
+
+        from peft import PeftModel
+
+        return self.model.disable_adapter() if isinstance(self.model, PeftModel) else nullcontext()
