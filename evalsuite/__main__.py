@@ -1,0 +1,93 @@
+"""python -m evalsuite run [--base] [--runs ID ...] [--limit N] [--run-code] --out DIR
+python -m evalsuite reproduce [--out DIR] [--steps N]
+python -m evalsuite validate [PATH]"""
+
+import argparse
+import sys
+
+
+def _progress(total: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="gen")
+    return bar, bar.update
+
+
+def cmd_run(args) -> int:
+    from evalsuite.runner import build_variants, run_eval
+    from evalsuite.suite import load_suite
+
+    models = (["base"] if args.base else []) + list(args.runs or [])
+    if not models:
+        print("error: nothing to evaluate; pass --base and/or --runs ID ...", file=sys.stderr)
+        return 1
+    per_model = sum(len(build_variants(q, _NoTokenizer())) for q in load_suite())
+    bar, update = _progress(per_model * len(models) if not args.limit else None)
+    report = run_eval(models, args.out, base_model=args.base_model, limit=args.limit, include_code=args.run_code,
+                      progress=update, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    bar.close()
+    for model, cats in report["summary"].items():
+        print(model + ": " + ", ".join(f"{c} {v:.2f}" for c, v in cats.items()))
+    print(f"report: {args.out}/report.html ({report['meta']['generated']} generated, "
+          f"{report['meta']['cached']} from cache, {report['meta']['seconds']} s)")
+    return 0
+
+
+class _NoTokenizer:
+    """Counting variants needs no real chat template."""
+
+    def apply_chat_template(self, messages, **kwargs):
+        return messages[-1]["content"]
+
+
+def cmd_reproduce(args) -> int:
+    from evalsuite.reproduce import reproduce
+
+    result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print)
+    print(f"report: {result['report_path']} ({result['seconds']:.0f} s)")
+    return 0 if result["ok"] else 1
+
+
+def cmd_validate(args) -> int:
+    from evalsuite.suite import SUITE_PATH, read_rows, validate_suite
+
+    problems = validate_suite(read_rows(args.path or SUITE_PATH))
+    for p in problems:
+        print(p)
+    return 1 if problems else 0
+
+
+def main(argv=None) -> int:
+    from trainers.quiet import quiet_libraries
+
+    parser = argparse.ArgumentParser(prog="python -m evalsuite")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="evaluate the base and/or runs on the suite")
+    run.add_argument("--base", action="store_true", help="include the base model")
+    run.add_argument("--runs", nargs="*", help="run ids to evaluate")
+    run.add_argument("--limit", type=int, help="about N queries, spread over the categories")
+    run.add_argument("--out", required=True, help="folder for report.json, report.csv, report.html")
+    run.add_argument("--run-code", action="store_true", help="execute code answers in the sandbox (see sandbox.py)")
+    run.add_argument("--base-model", default="embedded")
+    run.add_argument("--max-new-tokens", type=int, default=64)
+    run.add_argument("--batch-size", type=int, default=16)
+    run.set_defaults(func=cmd_run)
+    rep = sub.add_parser("reproduce", help="train every stage on the starter data and check the seed's claims")
+    rep.add_argument("--out", default="outputs/reproduce")
+    rep.add_argument("--steps", type=int, default=0, help="override the preset's steps (0 = the reproduce preset)")
+    rep.add_argument("--base-model", default="embedded")
+    rep.set_defaults(func=cmd_reproduce)
+    val = sub.add_parser("validate", help="check the suite file")
+    val.add_argument("path", nargs="?")
+    val.set_defaults(func=cmd_validate)
+    args = parser.parse_args(argv)
+    quiet_libraries()
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
