@@ -43,7 +43,8 @@ class _NoTokenizer:
 def cmd_reproduce(args) -> int:
     from evalsuite.reproduce import reproduce
 
-    result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print)
+    result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print, limit=args.limit,
+                       max_new_tokens=args.max_new_tokens)
     print(f"report: {result['report_path']} ({result['seconds']:.0f} s)")
     return 0 if result["ok"] else 1
 
@@ -76,6 +77,8 @@ def main(argv=None) -> int:
     rep.add_argument("--out", default="outputs/reproduce")
     rep.add_argument("--steps", type=int, default=0, help="override the preset's steps (0 = the reproduce preset)")
     rep.add_argument("--base-model", default="embedded")
+    rep.add_argument("--limit", type=int, help="about N suite queries (default: all)")
+    rep.add_argument("--max-new-tokens", type=int, default=48)
     rep.set_defaults(func=cmd_reproduce)
     val = sub.add_parser("validate", help="check the suite file")
     val.add_argument("path", nargs="?")

@@ -99,11 +99,15 @@ class ModelHub:
             self.full_models.popitem(last=False)
         return entry
 
+    def describe(self, target: str) -> dict:
+        """Like `describe_target`, but names already loaded onto the base skip the disk read."""
+        return {"kind": "adapter"} if target in self.loaded_adapters else describe_target(target)
+
     def activate(self, target: str):
         """(model, tokenizer, switch_ms) with `target` active. Call under `hub.lock` and generate before releasing."""
         with self.lock:
             started = time.perf_counter()
-            info = describe_target(target)
+            info = self.describe(target)
             if info["kind"] == "full":
                 model, tokenizer = self._full_model(target, info)
             else:
@@ -119,7 +123,7 @@ class ModelHub:
 
     def adapters_on_base(self, targets: list[str]) -> bool:
         """True when every target can run in one batch on the resident base (the base or its adapters)."""
-        return all(describe_target(t)["kind"] in ("base", "adapter") for t in targets)
+        return all(self.describe(t)["kind"] in ("base", "adapter") for t in targets)
 
     def base_context(self):
         """A context with adapters off, for generating from the bare base on an adapter-carrying model."""

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench [--quick]` prints one JSON object per line ({"name", "value", "unit", ...})."""

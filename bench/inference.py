@@ -1,0 +1,75 @@
+"""Adapter switching, batched compare, streamed chat latency and the evaluation suite, on one resident base."""
+
+import statistics
+import time
+
+from bench.common import emit
+
+
+def bench_switch(hub, adapters: list[str], repeats: int = 20) -> None:
+    from peft import PeftModel
+
+    from trainers.adapters import describe_target
+    from trainers.models import load_model
+
+    for run_id in adapters:
+        hub.activate(run_id)  # first load is not a switch
+    times = []
+    for i in range(repeats):
+        times.append(hub.activate(adapters[i % len(adapters)])[2])
+    switch_ms = statistics.median(times)
+    started = time.perf_counter()
+    model = load_model(hub.base_name)
+    PeftModel.from_pretrained(model, describe_target(adapters[0])["dir"])
+    reload_ms = (time.perf_counter() - started) * 1000
+    emit("adapter_switch_ms", switch_ms, "ms", target="<= 20")
+    emit("adapter_reload_ms", reload_ms, "ms")
+    emit("adapter_switch_vs_reload", reload_ms / switch_ms, "x", target=">= 100")
+
+
+def bench_compare(hub, targets: list[str], prompt: str, max_new_tokens: int = 48) -> None:
+    from trainers.generate import compare
+
+    compare(hub, prompt, targets, max_new_tokens, batched=True)  # warm-up
+    started = time.perf_counter()
+    batched = compare(hub, prompt, targets, max_new_tokens, batched=True)
+    batched_s = time.perf_counter() - started
+    started = time.perf_counter()
+    sequential = compare(hub, prompt, targets, max_new_tokens, batched=False)
+    sequential_s = time.perf_counter() - started
+    same = sum(batched[t] == sequential[t] for t in targets)
+    emit("compare_batched_s", batched_s, "s", rows=len(targets))
+    emit("compare_sequential_s", sequential_s, "s", rows=len(targets))
+    emit("compare_batched_speedup", sequential_s / batched_s, "x", target=">= 2", same_answers=f"{same}/{len(targets)}")
+
+
+def bench_chat(hub, prompt: str = "Explain in three sentences why the sky is blue.", max_new_tokens: int = 64):
+    from trainers.generate import stream_chat
+
+    list(stream_chat(hub, "base", [{"role": "user", "content": "Hi"}], max_new_tokens=4))  # warm-up
+    started = time.perf_counter()
+    first = None
+    text = ""
+    for text in stream_chat(hub, "base", [{"role": "user", "content": prompt}], max_new_tokens=max_new_tokens):
+        if first is None:
+            first = time.perf_counter() - started
+    total = time.perf_counter() - started
+    tokens = len(hub.tokenizer(text, add_special_tokens=False)["input_ids"])
+    emit("chat_first_token_s", first, "s", target="<= 0.5")
+    emit("chat_decode_tokens_per_s", (tokens - 1) / max(total - first, 1e-9), "tokens/s", tokens=tokens)
+
+
+def bench_eval(hub, targets: list[str], limit: int | None, subset: int = 12) -> None:
+    from evalsuite.runner import run_eval
+
+    started = time.perf_counter()
+    report = run_eval(targets, None, base_model=hub.base_name, limit=limit, hub=hub, use_cache=False)
+    emit("eval_suite_s", time.perf_counter() - started, "s", models=len(targets), queries=report["meta"]["queries"],
+         generations=report["meta"]["generated"])
+    timings = {}
+    for batch_size in (16, 1):
+        started = time.perf_counter()
+        run_eval(["base"], None, base_model=hub.base_name, limit=subset, hub=hub, use_cache=False,
+                 batch_size=batch_size)
+        timings[batch_size] = time.perf_counter() - started
+    emit("eval_batched_speedup", timings[1] / timings[16], "x", target=">= 3", subset_queries=subset)
