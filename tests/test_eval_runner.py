@@ -1,0 +1,59 @@
+"""The evaluation runner and the seed reproduction, end to end on the tiny model."""
+
+import json
+
+from conftest import REPO
+
+
+def test_run_eval_writes_reports_caches_answers_and_scores_adapters_apart(tiny_config, train_now, tmp_path,
+                                                                           learnable_dataset):
+    from evalsuite.runner import run_eval
+    from evalsuite.suite import CATEGORIES
+    from trainers.adapters import ModelHub
+
+    record = train_now(tiny_config("stage3_lora.yaml", max_steps=4, learning_rate=0.05,
+                                   dataset=str(learnable_dataset)))
+    hub = ModelHub("tiny")
+    out = tmp_path / "eval"
+    report = run_eval(["base", record["id"]], out, base_model="tiny", limit=6, hub=hub, max_new_tokens=4)
+    assert {p.name for p in out.iterdir()} >= {"report.json", "report.csv", "report.html"}
+    assert set(report["summary"]) == {"base", record["id"]}
+    assert set(report["summary"]["base"]) == set(CATEGORIES)
+    assert all(0 <= v <= 1 for cats in report["summary"].values() for v in cats.values())
+    assert {"paraphrase", "seen_template", "heldout_template"} <= set(report["robustness"]["base"])
+    kinds = {r["variant_kind"] for r in report["results"]}
+    assert kinds == {"paraphrase", "seen_template", "heldout_template"}
+    # the trained adapter answers differently from the base on at least one prompt
+    by_key = {}
+    for r in report["results"]:
+        by_key.setdefault((r["query_id"], r["variant"]), {})[r["model"]] = r["answer"]
+    assert any(len(set(v.values())) > 1 for v in by_key.values())
+    first = report["meta"]["generated"]
+    again = run_eval(["base", record["id"]], None, base_model="tiny", limit=6, hub=hub, max_new_tokens=4)
+    assert first > 0 and again["meta"]["generated"] == 0 and again["meta"]["cached"] == first
+    assert [r["answer"] for r in again["results"]] == [r["answer"] for r in report["results"]]
+
+
+def test_reproduce_reports_a_verdict_for_every_seed_claim(tmp_path, tiny_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = tmp_path / "repro"
+    proc = subprocess.run([sys.executable, "-m", "evalsuite", "reproduce", "--base-model", "tiny", "--steps", "2",
+                           "--limit", "6", "--max-new-tokens", "4", "--out", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((out / "claims.json").read_text())
+    claims = {c["claim"] for c in result["claims"]}
+    for expected in ("Loss decreases smoothly", "Outputs are more task-correct", "No chat intelligence yet",
+                     "May overfit to specific phrasings", "Same task works across multiple phrasings",
+                     "General instruction-following improves", "May still hallucinate",
+                     "Memory usage significantly reduced", "Similar performance to full fine-tuning",
+                     "Base model knowledge preserved", "Tiny adapter files for deployment"):
+        assert expected in claims
+    assert all(c["verdict"] in ("held", "did not hold", "inconclusive") and c["evidence"] for c in result["claims"])
+    assert [r["method"] for r in result["efficiency"]] == ["Full fine-tune", "LoRA", "QLoRA"]
+    page = (out / "claims.html").read_text()
+    assert all(c["claim"] in page and c["verdict"] in page for c in result["claims"])
