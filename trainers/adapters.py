@@ -85,9 +85,22 @@ class ModelHub:
             else:
                 self.model = PeftModel.from_pretrained(self.model, info["dir"], adapter_name=target).eval()
         except (RuntimeError, ValueError) as err:  # shape mismatches surface here
+            self._discard_failed_adapter(target)
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            detail = next((line for line in lines if "size mismatch" in line), lines[0] if lines else "")
             raise AdapterMismatch(f"adapter {target} does not fit the base '{self.base_name}': "
-                                  f"{str(err).splitlines()[0][:200]}") from None
+                                  f"{detail[:200]}") from None
         self.loaded_adapters.add(target)
+
+    def _discard_failed_adapter(self, target: str) -> None:
+        """PEFT injects an adapter's layers before it loads the weights, so a failed load leaves them in the model."""
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
+            if target in self.model.peft_config:
+                self.model.delete_adapter(target)
+        else:
+            self.model = None  # the bare base was modified in place; `ensure_base` reloads it clean
 
     def _full_model(self, target: str, info: dict):
         if target in self.full_models:

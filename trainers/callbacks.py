@@ -1,4 +1,4 @@
-"""What the trainer reports while it runs: metrics.jsonl lines, the stop flag, token counts and peak memory."""
+"""What the trainer reports while it runs: metrics.jsonl lines, the stop flag, token throughput and peak memory."""
 
 import threading
 import time
@@ -7,17 +7,6 @@ import psutil
 from transformers import TrainerCallback
 
 from trainers.runs import append_metrics
-
-
-class TokenCounter:
-    """Wraps a data collator and counts the real (non-padding) tokens it is given; padding comes later."""
-
-    def __init__(self, collator):
-        self.collator, self.tokens = collator, 0
-
-    def __call__(self, features):
-        self.tokens += sum(len(f["input_ids"]) for f in features)
-        return self.collator(features)
 
 
 class PeakMemory:
@@ -54,18 +43,26 @@ class PeakMemory:
 
 
 class MetricsCallback(TrainerCallback):
-    """Appends one JSON line per logging step and stops training at the next step once `stop_event` is set."""
+    """Appends one JSON line per logging step and stops training at the next step once `stop_event` is set.
 
-    def __init__(self, run_id: str | None, counter: TokenCounter, stop_event: threading.Event | None = None,
-                 world_size: int = 1, on_step=None):
-        self.run_id, self.counter, self.stop_event = run_id, counter, stop_event
-        self.world_size, self.on_step = world_size, on_step
+    Tokens come from the Trainer's `num_input_tokens_seen`: counted on the batch actually trained and summed over all
+    ranks. Counting inside the collator would see the batch the dataloader prefetches (a step late, zero at the end of
+    each epoch) and only rank 0's share.
+    """
+
+    def __init__(self, run_id: str | None, stop_event: threading.Event | None = None, on_step=None):
+        self.run_id, self.stop_event, self.on_step = run_id, stop_event, on_step
         self.start = self.last_time = time.perf_counter()
-        self.last_tokens, self.losses = 0, []
+        self.start_tokens = self.last_tokens = 0
+        self.losses = []
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.start = self.last_time = time.perf_counter()
-        self.last_tokens = self.counter.tokens
+        self.start_tokens = self.last_tokens = state.num_input_tokens_seen  # non-zero when resuming
+
+    def session_tokens(self, state) -> int:
+        """Tokens trained by this `train()` call, all ranks together."""
+        return state.num_input_tokens_seen - self.start_tokens
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.stop_event is not None and self.stop_event.is_set():
@@ -78,11 +75,11 @@ class MetricsCallback(TrainerCallback):
         if not logs or "loss" not in logs or not state.is_world_process_zero:
             return
         now = time.perf_counter()
-        tokens = (self.counter.tokens - self.last_tokens) * self.world_size
+        tokens = state.num_input_tokens_seen - self.last_tokens
         row = {"step": state.global_step, "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
                "grad_norm": logs.get("grad_norm"), "tokens_per_second": tokens / max(now - self.last_time, 1e-9),
                "elapsed_s": round(now - self.start, 3), "epoch": logs.get("epoch")}
-        self.last_time, self.last_tokens = now, self.counter.tokens
+        self.last_time, self.last_tokens = now, state.num_input_tokens_seen
         self.losses.append(logs["loss"])
         if self.run_id:
             append_metrics(self.run_id, row)

@@ -86,6 +86,8 @@ def stream_chat(hub, target: str, messages: list[dict], system: str = "", temper
         thread.start()
         text = ""
         for piece in streamer:
+            if not piece:  # the streamer holds back a partial word and reports it as "": nothing new to show
+                continue
             text += piece
             yield text
         thread.join()

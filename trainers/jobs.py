@@ -43,8 +43,10 @@ def preflight(config: TrainConfig) -> None:
 def execute(config: TrainConfig, run_id: str, stop_event: threading.Event | None = None,
             resume_from: str | None = None, on_step=None) -> dict:
     """Run one stage to the end and leave run.json in a final state whatever happens."""
-    runs.update_run(run_id, status="running", started_at=runs.read_run(run_id).get("started_at") or runs.now_iso(),
-                    ended_at=None, error="", pid=os.getpid())
+    # Under torchrun only rank 0 writes the record, and the other ranks can get here before it exists: they skip it.
+    started_at = runs.read_run(run_id).get("started_at") if runs.is_writer() else None
+    runs.update_run(run_id, status="running", started_at=started_at or runs.now_iso(), ended_at=None, error="",
+                    pid=os.getpid())
     try:
         result = stage_function(config)(config, run_id, stop_event, resume_from, on_step)
     except BaseException as err:  # KeyboardInterrupt included: the record must not stay `running`
@@ -53,7 +55,7 @@ def execute(config: TrainConfig, run_id: str, stop_event: threading.Event | None
         if not isinstance(err, Exception):
             raise
         traceback.print_exc()
-        return runs.read_run(run_id)
+        return runs.read_run(run_id) if runs.is_writer() else {"id": run_id, "status": "failed", "error": message}
     status = "cancelled" if result.pop("cancelled") else "completed"
     return runs.update_run(run_id, status=status, ended_at=runs.now_iso(), **result)
 

@@ -11,6 +11,7 @@ state dict in and saves a safetensors checkpoint in the cache; later loads take 
 
 import importlib.util
 import os
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,23 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
 
 
+def _build_dir(target: Path) -> Path:
+    """A private folder to build `target` in: several processes (torchrun ranks) may build the same model at once."""
+    return target.with_name(f"{target.name}.tmp{os.getpid()}")
+
+
+def _publish(tmp: Path, target: Path) -> Path:
+    """Move a finished build into place in one rename, so a half-written model never looks finished. If another
+    process published first, its copy wins and ours is dropped."""
+    try:
+        tmp.rename(target)
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -69,11 +87,10 @@ def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> Path:
     plain.load_state_dict(gguf_model.state_dict(), strict=False)
     plain.tie_weights()
     plain.generation_config = gguf_model.generation_config
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = _build_dir(target)
     plain.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    tmp.rename(target)  # a half-written conversion never looks finished
-    return target
+    return _publish(tmp, target)
 
 
 def _embedded_tokenizer_dir() -> Path:
@@ -92,11 +109,10 @@ def _make_tiny(target: Path) -> Path:
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = _build_dir(target)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    tmp.rename(target)
-    return target
+    return _publish(tmp, target)
 
 
 def _resolve_embedded(name: str) -> str:

@@ -144,8 +144,10 @@ def _alive(pid: int) -> bool:
 
 
 def latest_checkpoint(run_id: str) -> Path | None:
-    checkpoints = sorted((run_path(run_id) / "checkpoints").glob("checkpoint-*"),
-                         key=lambda p: int(p.name.split("-")[-1]))
+    """The newest complete checkpoint. The Trainer writes trainer_state.json last and deletes the previous checkpoint
+    only after it, so a folder without it is a save the process was killed in the middle of."""
+    checkpoints = sorted((p for p in (run_path(run_id) / "checkpoints").glob("checkpoint-*")
+                          if (p / "trainer_state.json").is_file()), key=lambda p: int(p.name.split("-")[-1]))
     return checkpoints[-1] if checkpoints else None
 
 

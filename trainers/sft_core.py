@@ -67,6 +67,8 @@ def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):
         padding_free=config.padding_free and not config.packing, completion_only_loss=True, report_to="none",
         seed=config.seed, data_seed=config.seed, gradient_checkpointing=config.gradient_checkpointing,
         use_cpu=device == "cpu", disable_tqdm=True, dataloader_num_workers=0, save_only_model=False,
+        # the Trainer counts the tokens of each trained batch, summed over ranks; packed / padding-free rows: no pads
+        include_num_input_tokens_seen="all" if config.packing or config.padding_free else "non_padding",
     )
 
 
@@ -77,7 +79,7 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, stop_event: th
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
-    from trainers.callbacks import MetricsCallback, PeakMemory, TokenCounter
+    from trainers.callbacks import MetricsCallback, PeakMemory
 
     run_dir = runs.run_path(run_id)
     device = pick_device(config.device)
@@ -95,17 +97,15 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, stop_event: th
         trainer = SFTTrainer(model=model, args=sft_args(config, run_dir, device, bf16), train_dataset=dataset,
                              processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them
-        counter = TokenCounter(trainer.data_collator)
-        trainer.data_collator = counter
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        callback = MetricsCallback(run_id, counter, stop_event, world_size, on_step)
+        callback = MetricsCallback(run_id, stop_event, on_step)
         trainer.add_callback(callback)
         started = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume_from)
         seconds = time.perf_counter() - started
     artifact = save_artifact(trainer, tokenizer, run_dir, config)
     return {"trainable_params": trainable, "total_params": total, "peak_memory_mb": round(memory.peak_mb, 1),
-            "tokens_per_second": round(counter.tokens * world_size / max(seconds, 1e-9), 1),
+            "tokens_per_second": round(callback.session_tokens(trainer.state) / max(seconds, 1e-9), 1),
+            "world_size": trainer.accelerator.num_processes,  # processes that trained this one model (DDP ranks)
             "final_loss": callback.losses[-1] if callback.losses else None, "artifact_dir": artifact,
             "cancelled": bool(stop_event is not None and stop_event.is_set())}
 

@@ -1,0 +1,146 @@
+"""Shared fixtures: every test runs offline, with its own empty playground home and a persistent model cache.
+
+- `HF_HUB_OFFLINE=1` for the whole session: no test may reach the Hub.
+- Converted models (the embedded 135M checkpoint and the random-init `tiny` model built from its tokenizer) live
+  in `$PLAYGROUND_TEST_CACHE`, default `<repo>/.cache/test-models`, so only the first session on a machine pays the
+  ~30 s GGUF conversion.
+- `$PLAYGROUND_HOME` is a fresh tmp dir per test: runs never leak between tests or into ./outputs.
+
+Engine helpers (`tiny_config`, `train_now`, `run_cli`, `write_jsonl`) drive the real code paths: the CLI as a
+subprocess, or `preflight` + `execute` in-process exactly as the CLI calls them.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ["HF_HUB_OFFLINE"] = "1"  # before any test module imports huggingface_hub, which reads it once
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Settings that keep a tiny-model run to a few seconds on 2 shared cores.
+TINY = {"base_model": "tiny", "max_length": 64, "per_device_train_batch_size": 2, "save_steps": 0}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache():
+    """One persistent cache of converted models for the session (and later sessions)."""
+    path = Path(os.environ.get("PLAYGROUND_TEST_CACHE") or REPO / ".cache" / "test-models").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLAYGROUND_CACHE", str(path))
+        yield path
+
+
+@pytest.fixture(autouse=True)
+def playground_home(tmp_path, monkeypatch):
+    """A fresh, empty `$PLAYGROUND_HOME` for every test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("PLAYGROUND_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_path(model_cache) -> Path:
+    """The `tiny` model folder, built once (the first build converts the embedded GGUF for its tokenizer)."""
+    from trainers.models import resolve_model
+
+    return Path(resolve_model("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_path):
+    from trainers.models import load_tokenizer
+
+    return load_tokenizer(str(tiny_path))
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def write_jsonl(tmp_path):
+    """write_jsonl(rows, name="data.jsonl") -> path of a JSONL file in the test's tmp dir."""
+    return lambda rows, name="data.jsonl": _write_jsonl(tmp_path / name, rows)
+
+
+# 16 prompts, each with one fixed answer: a mapping a 2-layer model can learn in a few steps.
+LEARNABLE = [("apple", "red"), ("river", "blue"), ("stone", "gray"), ("cloud", "white"), ("tiger", "orange"),
+             ("piano", "black"), ("lemon", "yellow"), ("ocean", "teal"), ("candle", "gold"), ("forest", "green"),
+             ("rocket", "silver"), ("garden", "lime"), ("window", "cyan"), ("pepper", "pink"), ("castle", "brown"),
+             ("violet", "purple")]
+
+
+def learnable_rows(repeat: int = 4) -> list[dict]:
+    return [{"prompt": f"Color code of {word}?", "output": color} for _ in range(repeat) for word, color in LEARNABLE]
+
+
+@pytest.fixture
+def learnable_dataset(write_jsonl) -> Path:
+    """16 rows of a fixed word -> color mapping, repeated 4 times (duplicates are warnings, not errors)."""
+    return write_jsonl(learnable_rows(), "learnable.jsonl")
+
+
+@pytest.fixture
+def tiny_config(tiny_path):
+    """tiny_config("stage3_lora.yaml", max_steps=3, ...) -> TrainConfig from a shipped config, set up for `tiny`."""
+    from trainers.config import load_config
+
+    def make(config_file: str = "stage1_sft.yaml", **overrides):
+        return load_config(REPO / "assets" / "configs" / config_file, {**TINY, **overrides})
+
+    return make
+
+
+def train_in_process(config, stop_event=None) -> dict:
+    """What `python -m trainers train` does, in this process: preflight, a run directory, then the stage."""
+    from trainers import runs
+    from trainers.config import to_dict
+    from trainers.jobs import execute, preflight
+
+    preflight(config)
+    run_id = runs.new_run_id(config.stage, config.method, config.run_name)
+    runs.create_run(run_id, to_dict(config))
+    return execute(config, run_id, stop_event)
+
+
+@pytest.fixture
+def train_now():
+    """train_now(config) -> the finished run.json record."""
+    return train_in_process
+
+
+def cli_env(**extra) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **extra}
+    env.pop("RANK", None)
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+@pytest.fixture
+def run_cli():
+    """run_cli("train", CONFIG, "--set", "k=v", timeout=...) -> CompletedProcess of `python -m trainers ...`,
+    run from the repo root with this test's environment (home, cache, offline)."""
+
+    def run(*args, timeout: float = 300, **env):
+        return subprocess.run([sys.executable, "-m", "trainers", *map(str, args)], cwd=REPO, env=cli_env(**env),
+                              capture_output=True, text=True, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def runner():
+    """The process-wide JobRunner, left idle after the test even when the test fails half-way."""
+    from trainers.jobs import RUNNER
+
+    yield RUNNER
+    RUNNER.cancel()
+    RUNNER.join(timeout=120)
