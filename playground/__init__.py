@@ -1,0 +1,55 @@
+"""The Gradio UI of the playground: one module per tab, each with a create_<tab>_tab() that builds components and
+wires them to plain functions in trainers/ and evalsuite/. No training logic lives here.
+
+    from playground import build_app
+    build_app().queue().launch()        # or: python app.py
+
+Nothing here imports torch at import time; models load lazily (and in the background at launch, see state.py).
+"""
+
+import gradio as gr
+
+from playground.chat_tab import create_chat_tab
+from playground.compare_tab import create_compare_tab
+from playground.data_tab import create_data_tab
+from playground.evaluate_tab import create_evaluate_tab
+from playground.header import create_header
+from playground.paraphrase_tab import create_paraphrase_tab
+from playground.runs_tab import create_runs_tab
+from playground.train_tab import create_train_tab
+
+CSS = """
+#header { align-items: center; }
+#header-status { font-size: 0.9em; text-align: right; }
+.stage-note { border-left: 4px solid #6366f1; padding: 4px 10px; background: rgba(99, 102, 241, 0.06); }
+.pg-progress { width: 100%; height: 14px; background: #e5e7eb; border-radius: 7px; overflow: hidden; }
+.pg-bar { height: 100%; background: #6366f1; transition: width 0.6s; }
+.pg-bar.pg-completed { background: #16a34a; } .pg-bar.pg-failed { background: #dc2626; }
+.pg-bar.pg-cancelled, .pg-bar.pg-interrupted { background: #d97706; }
+.pg-progress-text { font-size: 0.9em; margin-top: 4px; }
+.pg-cards { display: flex; gap: 12px; flex-wrap: wrap; }
+.pg-card { flex: 1 1 260px; border: 1px solid #d1d5db; border-radius: 8px; padding: 8px 12px; min-width: 240px; }
+.pg-card-title { font-weight: 600; font-size: 0.85em; margin-bottom: 6px; word-break: break-all; }
+.pg-card-body { white-space: pre-wrap; font-size: 0.9em; margin: 0; max-height: 320px; overflow: auto; }
+"""
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="Post-training playground") as demo:
+        create_header()
+        with gr.Tabs():
+            create_data_tab()
+            train = create_train_tab()
+            create_runs_tab()
+            chat = create_chat_tab()
+            create_compare_tab(chat["base_model"])
+            create_paraphrase_tab(chat["base_model"])
+            create_evaluate_tab(chat["base_model"])
+        attach, attach_in, attach_out = train["attach"]
+        demo.load(attach, attach_in, attach_out, show_progress="hidden")  # re-attach to the job on (re)load
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """theme/css go to launch() in Gradio 6; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by Gradio itself."""
+    return {"theme": gr.themes.Soft(), "css": CSS, "show_error": True}

@@ -1,0 +1,108 @@
+"""Small helpers the tabs share: run and dataset choices for dropdowns, number formatting, visible messages."""
+
+import html
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from trainers import runs
+from trainers.paths import ASSETS, datasets_dir
+
+REPO = ASSETS.parent
+BASE_TARGET = "base"
+
+
+def notice(text: str, kind: str = "warning") -> str:
+    """A message that stays visible in the tab (a Markdown string) and also pops up as a toast."""
+    if kind == "warning":
+        gr.Warning(text)
+        return f"**⚠️ {text}**"
+    if kind == "info":
+        gr.Info(text)
+    return f"✓ {text}" if kind == "info" else text
+
+
+def escape(text) -> str:
+    return html.escape("" if text is None else str(text))
+
+
+def repo_relative(path) -> str:
+    """A path as the CLI would take it: relative to the repository when the app runs from there."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd())) if Path.cwd() == REPO else str(path)
+    except ValueError:
+        return str(path)
+
+
+def dataset_choices() -> list[tuple[str, str]]:
+    """Starter datasets shipped in assets/ and datasets saved from the Data tab ($PLAYGROUND_HOME/datasets)."""
+    starter = [(f"starter: {p.stem}", repo_relative(p)) for p in sorted((ASSETS / "datasets").glob("*.jsonl"))]
+    saved = [(f"saved: {p.stem}", p.stem) for p in sorted(datasets_dir().glob("*.jsonl"), key=os.path.getmtime,
+                                                          reverse=True)]
+    return saved + starter
+
+
+def safe_list_runs() -> list[dict]:
+    try:
+        return runs.list_runs()
+    except OSError:
+        return []
+
+
+def run_label(record: dict) -> str:
+    loss = record.get("final_loss")
+    loss_text = f", loss {loss:.3f}" if isinstance(loss, (int, float)) else ""
+    return f"{record['id']} ({record.get('method')}, {record.get('status')}{loss_text})"
+
+
+def run_choices(statuses: tuple[str, ...] | None = None, methods: tuple[str, ...] | None = None):
+    """(label, run id) for a dropdown, newest first, optionally only some statuses / methods."""
+    return [(run_label(r), r["id"]) for r in safe_list_runs()
+            if (statuses is None or r.get("status") in statuses) and (methods is None or r.get("method") in methods)]
+
+
+def model_targets() -> list[tuple[str, str]]:
+    """What chat, compare, paraphrase and evaluate can talk to: the base and every run with a saved model."""
+    usable = [r for r in safe_list_runs() if r.get("artifact_dir") and Path(r["artifact_dir"]).is_dir()]
+    return [("base model", BASE_TARGET)] + [(run_label(r), r["id"]) for r in usable]
+
+
+def fmt_int(value) -> str:
+    return f"{int(value):,}" if isinstance(value, (int, float)) else "-"
+
+
+def fmt_float(value, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}" if isinstance(value, (int, float)) else "-"
+
+
+def fmt_params(value) -> str:
+    if not isinstance(value, (int, float)):
+        return "-"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:.2f}{unit}"
+    return str(int(value))
+
+
+def fmt_duration(seconds) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "-"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def compatibility_problem(hub, target: str) -> str:
+    """Why `target` cannot run on the hub's base (an adapter trained on another base), checked before any load."""
+    from trainers.adapters import AdapterMismatch, describe_target
+
+    if target == BASE_TARGET:
+        return ""
+    try:
+        info = describe_target(target)
+        if info["kind"] == "adapter":
+            hub.check_base(info, target)
+    except (AdapterMismatch, ValueError, OSError) as err:
+        return str(err)
+    return ""

@@ -1,0 +1,71 @@
+"""Compare tab: one prompt, an answer from the base and from every selected stage side by side. The base and its
+adapters answer in one batched generate (PEFT per-row adapters); full checkpoints answer one after another.
+"""
+
+import time
+
+import gradio as gr
+
+from playground import state
+from playground.common import BASE_TARGET, compatibility_problem, escape, model_targets, notice
+from playground.chat_tab import MAX_CHAT_CHARS
+
+
+def answer_cards(answers: dict[str, str]) -> str:
+    cards = "".join(f"<div class='pg-card'><div class='pg-card-title'>{escape(target)}</div>"
+                    f"<pre class='pg-card-body'>{escape(answer.strip() or '(no visible text)')}</pre></div>"
+                    for target, answer in answers.items())
+    return f"<div class='pg-cards'>{cards}</div>"
+
+
+def run_compare(prompt: str, targets: list[str], max_new_tokens: int, base_model: str | None = None):
+    """(cards HTML, {target: answer}, message)."""
+    from trainers.generate import compare
+
+    prompt = (prompt or "").strip()
+    targets = list(dict.fromkeys(targets or []))
+    if not prompt:
+        return gr.skip(), gr.skip(), notice("Type a prompt first.")
+    if len(prompt) > MAX_CHAT_CHARS:
+        return gr.skip(), gr.skip(), notice(f"Prompt too long ({len(prompt):,} characters, limit {MAX_CHAT_CHARS:,}).")
+    if not targets:
+        return gr.skip(), gr.skip(), notice("Select at least one model to compare.")
+    hub = state.get_hub(base_model)
+    refused = {t: p for t in targets if (p := compatibility_problem(hub, t))}
+    usable = [t for t in targets if t not in refused]
+    skipped = " ".join(f"Skipped {t}: {p}" for t, p in refused.items())
+    if not usable:
+        return gr.skip(), gr.skip(), notice(skipped)
+    started = time.perf_counter()
+    try:
+        answers = compare(hub, prompt, usable, int(max_new_tokens))
+    except Exception as err:  # keep the tab alive and say what failed
+        return gr.skip(), gr.skip(), notice(f"Compare failed: {err.__class__.__name__}: {err}")
+    seconds = time.perf_counter() - started
+    message = f"{len(usable)} answer(s) in {seconds:.1f} s on base `{hub.base_name}`."
+    if skipped:
+        message += " " + notice(skipped)
+    return answer_cards(answers), answers, message
+
+
+def create_compare_tab(base_model=None):
+    """`base_model` is the Chat tab's base dropdown (the session's resident base); None = the app default."""
+    with gr.Tab("Compare", id="compare") as tab:
+        gr.Markdown("The same prompt to the base and each stage: the quickest way to see what training changed, "
+                    "and what LoRA left alone. Greedy decoding, so differences come from the weights.")
+        with gr.Row():
+            prompt = gr.Textbox(label="Prompt", lines=3, scale=4, elem_id="compare-prompt",
+                                value="Convert 3 km to m.")
+            with gr.Column(scale=2):
+                max_new = gr.Slider(8, 256, value=48, step=8, label="max new tokens", elem_id="compare-max-new")
+                run_btn = gr.Button("Compare", variant="primary", elem_id="compare-run")
+        targets = gr.CheckboxGroup(model_targets(), value=[BASE_TARGET], label="Models", elem_id="compare-targets")
+        message = gr.Markdown(elem_id="compare-message")
+        cards = gr.HTML(elem_id="compare-cards")
+        with gr.Accordion("Answers as JSON", open=False):
+            answers = gr.JSON(label="answers")
+    inputs = [prompt, targets, max_new] + ([base_model] if base_model is not None else [])
+    run_btn.click(run_compare, inputs, [cards, answers, message], api_name="compare")
+    tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
+        v for _, v in model_targets()}] or [BASE_TARGET]), targets, targets, show_progress="hidden")
+    return tab

@@ -1,0 +1,34 @@
+"""One short note per stage: what the stage teaches the model and what to look at in the app to see it."""
+
+STAGE_NOTES = {
+    "stage1_sft": (
+        "**Stage 1 · plain SFT.** Every weight learns from `{prompt, output}` pairs, each task asked in exactly one "
+        "way. *Look for:* a loss that drops quickly, correct answers on the trained wording, and answers that fall "
+        "apart in the Paraphrase test once the request is reworded or put in another template."),
+    "stage2_instruction": (
+        "**Stage 2 · instruction tuning.** Every weight learns from `{instruction, input, response}` rows, each "
+        "task worded several ways and each row wrapped in a prompt format drawn at random. *Look for:* the same "
+        "answer across phrasings and held-out templates (a green column in the Paraphrase heatmap), not just a "
+        "low loss."),
+    "stage3_lora": (
+        "**Stage 3 · LoRA.** The base stays frozen; small low-rank matrices next to the projection layers learn. "
+        "*Look for:* about 1-4% trainable parameters, a lower peak memory and an adapter of a few MB in Runs, and "
+        "a base that still answers what it knew before (Compare base vs adapter)."),
+    "stage3_qlora": (
+        "**Stage 3 · QLoRA.** The same adapters, trained on a base stored in 4-bit NF4. *Look for:* the frozen "
+        "weights taking about a quarter of the memory in the Runs efficiency table, at some cost in speed "
+        "(de-quantizing every step), with answers close to LoRA's."),
+}
+
+PRESETS = {
+    "stage1_sft": "1 · SFT (all weights)",
+    "stage2_instruction": "2 · Instruction tuning (all weights)",
+    "stage3_lora": "3 · LoRA (adapters)",
+    "stage3_qlora": "3 · QLoRA (adapters, 4-bit base)",
+}
+
+DATA_NOTE = (
+    "Rows flow one way: a starter file, an upload (JSONL / JSON / CSV / Parquet) or a Hub dataset → validation "
+    "(every problem with its line) → a saved dataset the Train tab can pick. Stage 1 rows are `{prompt, output}`; "
+    "Stage 2 rows are `{instruction, input, response}`; preference rows `{prompt, chosen, rejected}` are for the "
+    "later DPO stage.")

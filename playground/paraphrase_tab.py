@@ -1,0 +1,183 @@
+"""Paraphrase test: one task asked N ways (typed, taken from the evaluation suite, and optionally rendered through
+every training and held-out template) x the selected stages. Shows the grid of answers, a consistency heatmap
+(stage x phrasing: right answer, or agreement with the stage's majority answer when none is given) and the suite's
+robustness metrics (evalsuite.robustness) for exactly these rows.
+"""
+
+from collections import Counter
+
+import gradio as gr
+
+from playground import state
+from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice
+
+MAX_PHRASINGS = 24
+ROBUSTNESS_HEADERS = ["model", "mean score", "worst", "spread", "consistency", "flip rate", "paraphrases",
+                      "training templates", "held-out templates"]
+
+
+def suite_queries() -> dict:
+    try:
+        from evalsuite.suite import load_suite
+
+        return {q.id: q for q in load_suite()}
+    except (OSError, ValueError):
+        return {}
+
+
+def query_choices() -> list[tuple[str, str]]:
+    return [("(none: type your own)", "")] + [(f"{q.id} · {q.category} · {q.canonical[:60]}", q.id)
+                                              for q in suite_queries().values()]
+
+
+def expected_of(query) -> str:
+    check = query.check
+    if check.get("type") == "exact":
+        return check["answers"][0]
+    if check.get("type") == "numeric":
+        return f"{check['answer']:g}" if isinstance(check["answer"], float) else str(check["answer"])
+    return ""
+
+
+def pick_query(query_id: str):
+    query = suite_queries().get(query_id or "")
+    if query is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    return "\n".join(query.paraphrases), query.input or "", expected_of(query)
+
+
+def build_variants(phrasings: str, input_text: str, with_templates: bool) -> list[dict]:
+    """[{variant, kind, text, raw}]: typed phrasings as chat messages, then the first one under every template."""
+    from trainers.templates import CHAT, HELDOUT_TEMPLATES, TRAIN_TEMPLATES, render_with_template
+
+    lines = [ln.strip() for ln in (phrasings or "").splitlines() if ln.strip()]
+    extra = f"\n\n{input_text.strip()}" if (input_text or "").strip() else ""
+    variants = [{"variant": f"p{i}", "kind": "paraphrase", "text": line + extra, "raw": False}
+                for i, line in enumerate(lines)]
+    if with_templates and lines:
+        for names, kind in ((TRAIN_TEMPLATES, "seen_template"), (HELDOUT_TEMPLATES, "heldout_template")):
+            variants += [{"variant": f"tpl:{name}", "kind": kind, "raw": True,
+                          "text": render_with_template(name, lines[0], input_text or "", None)}
+                         for name in names if name != CHAT]  # the chat template is p0 already
+    return variants
+
+
+def score_cells(answers: dict[str, list[str]], query, expected: str) -> tuple[dict, str]:
+    """{target: [(score, passed)]} and what the score means."""
+    from evalsuite.scorers import normalize_text, score_answer, score_exact
+
+    scores = {}
+    for target, outs in answers.items():
+        if query is not None:
+            scores[target] = [score_answer(query, a)[:2] for a in outs]
+        elif expected:
+            scores[target] = [score_exact(a, [expected])[:2] for a in outs]
+        else:
+            normal = [normalize_text(a.strip().splitlines()[0] if a.strip() else "") for a in outs]
+            majority = Counter(n for n in normal if n).most_common(1)[0][0] if any(normal) else ""
+            # an empty answer agrees with nothing: a stage that says nothing everywhere is not "consistent"
+            scores[target] = [(float(bool(n) and n == majority), bool(n) and n == majority) for n in normal]
+    meaning = (f"passes the suite's check for {query.id}" if query is not None else
+               f"contains the expected answer '{expected}'" if expected else "agrees with the stage's majority answer")
+    return scores, meaning
+
+
+def heatmap(variants: list[dict], answers: dict, scores: dict, meaning: str):
+    import plotly.graph_objects as go
+
+    labels = [v["variant"] for v in variants]
+    targets = list(answers)
+    text = [[(a.strip().splitlines() or ["(no text)"])[0][:40] for a in answers[t]] for t in targets]
+    fig = go.Figure(go.Heatmap(z=[[s for s, _ in scores[t]] for t in targets], x=labels, y=targets, zmin=0, zmax=1,
+                               colorscale="RdYlGn", text=text, texttemplate="%{text}", textfont={"size": 9},
+                               hovertemplate="%{y} / %{x}<br>%{text}<br>score %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=f"Consistency: cell = {meaning}", height=220 + 45 * len(targets),
+                      xaxis={"tickangle": -40}, margin={"l": 40, "r": 20, "t": 60, "b": 90})
+    return fig
+
+
+def robustness_rows(variants: list[dict], answers: dict, scores: dict, query_id: str) -> list[list]:
+    from evalsuite.robustness import model_robustness
+
+    results = [{"model": t, "query_id": query_id, "variant": v["variant"], "variant_kind": v["kind"],
+                "score": s, "passed": bool(p), "answer": a}
+               for t in answers for v, a, (s, p) in zip(variants, answers[t], scores[t], strict=True)]
+    table = []
+    for model, metrics in model_robustness(results).items():
+        overall = metrics["overall"]
+        kinds = [metrics.get(k, {}).get("mean") for k in ("paraphrase", "seen_template", "heldout_template")]
+        table.append([model] + [_num(overall.get(m)) for m in ("mean", "worst", "spread", "consistency",
+                                                                "flip_rate")] + [_num(k) for k in kinds])
+    return table
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: str, with_templates: bool,
+                    targets: list[str], max_new_tokens: int, base_model: str | None = None):
+    """(grid, heatmap, robustness table, message) for one task in every phrasing x every selected stage."""
+    from trainers.grid import answer_grid
+
+    variants = build_variants(phrasings, input_text, with_templates)
+    targets = list(dict.fromkeys(targets or []))
+    skip = (gr.skip(),) * 3
+    if len(variants) < 2:
+        return *skip, notice("Give at least two phrasings (one per line), or tick the template box.")
+    if len(variants) > MAX_PHRASINGS:
+        return *skip, notice(f"{len(variants)} phrasings; the limit is {MAX_PHRASINGS}.")
+    hub = state.get_hub(base_model)
+    refused = {t: p for t in targets if (p := compatibility_problem(hub, t))}
+    targets = [t for t in targets if t not in refused]
+    if not targets:
+        return *skip, notice("Select at least one usable model. " + " ".join(refused.values()))
+    try:
+        answers = answer_grid(hub, [(v["text"], v["raw"]) for v in variants], targets, int(max_new_tokens))
+    except Exception as err:  # keep the tab alive
+        return *skip, notice(f"Generation failed: {err.__class__.__name__}: {err}")
+    query = suite_queries().get(query_id or "")
+    scores, meaning = score_cells(answers, query, (expected or "").strip() if not query else "")
+    grid = [[v["variant"], v["kind"], v["text"][:90]] + [
+        ("✓ " if scores[t][i][1] else "✗ ") + (answers[t][i].strip() or "(no text)") for t in targets]
+        for i, v in enumerate(variants)]
+    message = f"{len(variants)} phrasings × {len(targets)} model(s); a cell is green when it {meaning}."
+    if refused:
+        message += " " + notice("Skipped: " + " ".join(f"{t}: {p}" for t, p in refused.items()))
+    return (gr.update(value=grid, headers=["variant", "kind", "prompt"] + targets),
+            heatmap(variants, answers, scores, meaning),
+            robustness_rows(variants, answers, scores, query.id if query else "custom"), message)
+
+
+def create_paraphrase_tab(base_model=None):
+    with gr.Tab("Paraphrase test", id="paraphrase") as tab:
+        gr.Markdown("Ask one task several ways. Stage 1 typically answers its trained wording and stumbles on the "
+                    "rest; Stage 2 should give the same answer everywhere, including templates it never trained on.")
+        with gr.Row():
+            query = gr.Dropdown(query_choices(), value="", label="Take a task from the evaluation suite", scale=3,
+                                elem_id="para-query")
+            expected = gr.Textbox(label="Expected answer (optional)", scale=2, elem_id="para-expected",
+                                  info="empty = compare each answer with the stage's majority answer")
+        with gr.Row():
+            phrasings = gr.Textbox(label="Phrasings, one per line", lines=5, scale=3, elem_id="para-phrasings",
+                                   value="Convert 3 km to m.\nHow many meters are in 3 km?\nExpress 3 km in meters.")
+            with gr.Column(scale=2):
+                input_text = gr.Textbox(label="Input (appended to every phrasing)", lines=2, elem_id="para-input")
+                with_templates = gr.Checkbox(True, label="Also render the first phrasing through every template "
+                                                         "(training and held-out)", elem_id="para-templates")
+                max_new = gr.Slider(8, 128, value=32, step=8, label="max new tokens", elem_id="para-max-new")
+        targets = gr.CheckboxGroup(model_targets(), value=[BASE_TARGET], label="Models", elem_id="para-targets")
+        run_btn = gr.Button("Run the paraphrase test", variant="primary", elem_id="para-run")
+        message = gr.Markdown(elem_id="para-message")
+        plot = gr.Plot(label="Consistency heatmap", elem_id="para-heatmap")
+        robustness = gr.Dataframe(headers=ROBUSTNESS_HEADERS, label="Robustness (evalsuite.robustness)",
+                                  interactive=False, elem_id="para-robustness")
+        grid = gr.Dataframe(headers=["variant", "kind", "prompt"], label="Answers", interactive=False, wrap=True,
+                            max_height=500, elem_id="para-grid")
+    query.input(pick_query, query, [phrasings, input_text, expected])
+    inputs = [phrasings, input_text, query, expected, with_templates, targets, max_new]
+    inputs += [base_model] if base_model is not None else []
+    run_btn.click(paraphrase_test, inputs, [grid, plot, robustness, message], api_name="paraphrase_test")
+    tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
+        v for _, v in model_targets()}] or [BASE_TARGET]), targets, targets, show_progress="hidden")
+    return tab

@@ -1,0 +1,164 @@
+"""Runs tab: every run with its status and measured numbers, loss curves of several runs overlaid, an efficiency
+table of full fine-tuning vs LoRA vs QLoRA from your own runs, and resume / delete / export (merge a LoRA).
+Everything is read from the run directories, so runs made with the CLI show up too.
+"""
+
+import gradio as gr
+
+from playground.common import fmt_duration, fmt_float, fmt_params, notice, run_choices, safe_list_runs
+from trainers import runs
+
+RUN_HEADERS = ["run", "stage", "method", "base model", "status", "trainable params", "peak memory MB", "tokens/s",
+               "artifact MB", "final loss", "duration", "dataset"]
+METHOD_NAMES = {"full": "full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
+
+
+def _artifact_mb(run_id: str):
+    try:
+        return runs.artifact_size_mb(run_id)
+    except (OSError, ValueError):
+        return None
+
+
+def runs_table(records: list[dict]) -> list[list]:
+    table = []
+    for r in records:
+        share = (f" ({100 * r['trainable_params'] / r['total_params']:.2f}%)"
+                 if r.get("trainable_params") and r.get("total_params") else "")
+        table.append([r["id"], r.get("stage"), r.get("method"), r.get("base_model"), r.get("status"),
+                      fmt_params(r.get("trainable_params")) + share, fmt_float(r.get("peak_memory_mb"), 0),
+                      fmt_float(r.get("tokens_per_second"), 0), fmt_float(_artifact_mb(r["id"]), 2),
+                      fmt_float(r.get("final_loss"), 4), fmt_duration(runs.duration_s(r)),
+                      str(r.get("dataset", ""))[-40:]])
+    return table
+
+
+def _ratio(value, reference) -> str:
+    if not isinstance(value, (int, float)) or not isinstance(reference, (int, float)) or not reference:
+        return ""
+    return f" ({value / reference:.2f}×)"
+
+
+def efficiency_markdown(records: list[dict]) -> str:
+    """Latest completed full / LoRA / QLoRA runs on one base model, relative to the full run."""
+    done = [r for r in records if r.get("status") == "completed" and r.get("peak_memory_mb")]
+    full = next((r for r in done if r.get("method") == "full"), None)
+    base = full["base_model"] if full else next((r["base_model"] for r in done), None)
+    picked = [next((r for r in done if r.get("method") == m and r.get("base_model") == base), None)
+              for m in ("full", "lora", "qlora")]
+    if not any(picked):
+        return "_No completed runs yet. Train a Stage 1/2 run and a LoRA and QLoRA run on the same base to fill this._"
+    ref = picked[0] or {}
+    lines = [f"**Measured on your runs** (base `{base}`; ratios relative to the latest full run"
+             f"{' `' + full['id'] + '`' if full else ', none yet: train a Stage 1 or 2 run'})\n",
+             "| method | run | peak memory MB | trainable params | training speed (tokens/s) | artifact MB | "
+             "final loss |", "|---|---|---|---|---|---|---|"]
+    for method, r in zip(("full", "lora", "qlora"), picked, strict=True):
+        if r is None:
+            lines.append(f"| {METHOD_NAMES[method]} | _no completed run_ | | | | | |")
+            continue
+        share = 100 * r["trainable_params"] / max(r.get("total_params") or 1, 1) if r.get("trainable_params") else 0
+        lines.append(
+            f"| {METHOD_NAMES[method]} | `{r['id']}` | {fmt_float(r['peak_memory_mb'], 0)}"
+            f"{_ratio(r['peak_memory_mb'], ref.get('peak_memory_mb'))} | {fmt_params(r.get('trainable_params'))} "
+            f"({share:.2f}%){_ratio(r.get('trainable_params'), ref.get('trainable_params'))} | "
+            f"{fmt_float(r.get('tokens_per_second'), 0)}"
+            f"{_ratio(r.get('tokens_per_second'), ref.get('tokens_per_second'))}"
+            f" | {fmt_float(_artifact_mb(r['id']), 2)} | {fmt_float(r.get('final_loss'), 4)} |")
+    return "\n".join(lines)
+
+
+def loss_overlay(run_ids: list[str]):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for run_id in run_ids or []:
+        try:
+            rows = runs.read_metrics(run_id)
+        except (OSError, ValueError):
+            continue
+        fig.add_scatter(x=[r["step"] for r in rows], y=[r.get("loss") for r in rows], mode="lines+markers",
+                        name=run_id, marker={"size": 4})
+    fig.update_layout(title="Training loss by step", xaxis_title="step", yaxis_title="loss", height=360,
+                      legend={"orientation": "h", "y": -0.25}, margin={"t": 50, "l": 50, "r": 20})
+    return fig
+
+
+def refresh(selected: list[str] | None):
+    records = safe_list_runs()
+    ids = [r["id"] for r in records]
+    chosen = [r for r in (selected or []) if r in ids] or ids[:3]
+    everything = run_choices()
+    return (runs_table(records), efficiency_markdown(records), gr.update(choices=everything, value=chosen),
+            loss_overlay(chosen), gr.update(choices=everything))
+
+
+def resume_run(run_id: str) -> str:
+    from trainers.jobs import RUNNER, JobBusy
+
+    if not run_id:
+        return notice("Pick a run to resume.")
+    try:
+        RUNNER.resume(run_id)
+    except (JobBusy, ValueError, OSError) as err:
+        return notice(f"Not resumed: {err}")
+    return notice(f"Resumed {run_id} from its last checkpoint; follow it in the Train tab.", "info")
+
+
+def delete_run(run_id: str) -> str:
+    from trainers.jobs import RUNNER
+
+    if not run_id:
+        return notice("Pick a run to delete.")
+    if RUNNER.active() == run_id:
+        return notice(f"{run_id} is training; cancel it first.")
+    try:
+        runs.delete_run(run_id)
+    except (RuntimeError, ValueError, OSError) as err:
+        return notice(f"Not deleted: {err}")
+    return notice(f"Deleted {run_id}.", "info")
+
+
+def export_run(run_id: str) -> str:
+    from trainers.export import merge_adapter
+
+    if not run_id:
+        return notice("Pick a LoRA or QLoRA run to export.")
+    try:
+        folder = merge_adapter(run_id)
+    except (ValueError, OSError, RuntimeError) as err:
+        return notice(f"Not exported: {err}")
+    return notice(f"Merged the adapter into its base: a full model folder at {folder} "
+                  f"(load it with AutoModelForCausalLM.from_pretrained).", "info")
+
+
+def create_runs_tab():
+    with gr.Tab("Runs", id="runs") as tab:
+        with gr.Row():
+            gr.Markdown("Every run under `$PLAYGROUND_HOME/runs`, newest first, with what was **measured** while it "
+                        "trained (peak memory is the process RSS on CPU, the allocator peak on a GPU).")
+            refresh_btn = gr.Button("Refresh", size="sm", scale=0, elem_id="runs-refresh")
+        table = gr.Dataframe(headers=RUN_HEADERS, interactive=False, wrap=True, max_height=360, label="Runs",
+                             elem_id="runs-table")
+        with gr.Row(equal_height=True):
+            run = gr.Dropdown([], label="Run", scale=3, elem_id="runs-pick")
+            resume_btn = gr.Button("Resume", size="sm", elem_id="runs-resume")
+            export_btn = gr.Button("Export: merge LoRA into the base", size="sm", elem_id="runs-export")
+            delete_btn = gr.Button("Delete", size="sm", variant="stop", elem_id="runs-delete")
+            confirm_btn = gr.Button("Really delete?", size="sm", variant="stop", visible=False,
+                                    elem_id="runs-confirm")
+        message = gr.Markdown(elem_id="runs-message")
+        efficiency = gr.Markdown(elem_id="runs-efficiency")
+        overlay_pick = gr.Dropdown([], multiselect=True, label="Overlay loss curves of", elem_id="runs-overlay")
+        overlay = gr.Plot(label="Loss curves", elem_id="runs-plot")
+    outputs = [table, efficiency, overlay_pick, overlay, run]
+    for trigger in (tab.select, refresh_btn.click):
+        trigger(refresh, overlay_pick, outputs, show_progress="hidden")
+    overlay_pick.input(loss_overlay, overlay_pick, overlay, show_progress="hidden")
+    resume_btn.click(resume_run, run, message, api_name="resume_run")
+    export_btn.click(export_run, run, message, api_name="export_run")
+    delete_btn.click(lambda r: (gr.update(visible=bool(r)), "" if r else notice("Pick a run to delete.")), run,
+                     [confirm_btn, message])
+    confirm_btn.click(delete_run, run, message, api_name="delete_run").then(
+        lambda: gr.update(visible=False), None, confirm_btn).then(refresh, overlay_pick, outputs)
+    return tab

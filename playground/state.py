@@ -1,0 +1,82 @@
+"""Process-wide resources shared by every session: the resident ModelHub per base model, cached tokenizers, the
+device, and a background warm-up so the page is served before any weights load.
+
+Per-session values (the selected run, the rows being edited, the chat history) live in `gr.State` or in the
+components themselves, never here. The ModelHub and `trainers.jobs.RUNNER` are process-wide by design: one set of
+weights in memory and one training job per process, whoever is looking.
+"""
+
+import os
+import threading
+from collections import OrderedDict
+
+MAX_RESIDENT_BASES = int(os.environ.get("PLAYGROUND_MAX_BASES", "2"))
+
+_lock = threading.Lock()
+_hubs: OrderedDict = OrderedDict()
+_tokenizers: dict = {}
+_status = {"device": None, "warm": "not started", "error": ""}
+
+
+def default_base() -> str:
+    """The app's base model: env PLAYGROUND_BASE_MODEL (tests set `tiny`), else the embedded SmolLM2."""
+    return os.environ.get("PLAYGROUND_BASE_MODEL", "").strip() or "embedded"
+
+
+def get_hub(base_model: str | None = None):
+    """The ModelHub for a base (created on first use; weights load on first generate). Keeps the most recently
+    used few bases resident; a hub dropped here stays alive for any session still generating with it."""
+    from trainers.adapters import ModelHub
+
+    name = (base_model or default_base()).strip()
+    with _lock:
+        if name in _hubs:
+            _hubs.move_to_end(name)
+        else:
+            _hubs[name] = ModelHub(name)
+            while len(_hubs) > MAX_RESIDENT_BASES:
+                _hubs.popitem(last=False)
+        return _hubs[name]
+
+
+def tokenizer_for(base_model: str | None = None):
+    """A cached tokenizer (template views, length checks) without loading any model weights."""
+    from trainers.models import load_tokenizer
+
+    name = (base_model or default_base()).strip()
+    with _lock:
+        if name not in _tokenizers:
+            _tokenizers[name] = load_tokenizer(name)
+        return _tokenizers[name]
+
+
+def device_name() -> str:
+    return _status["device"] or "detecting..."
+
+
+def warm_status() -> str:
+    return _status["warm"] + (f" ({_status['error']})" if _status["error"] else "")
+
+
+def _warm_up(base_model: str) -> None:
+    try:
+        from trainers import runs
+        from trainers.models import pick_device
+        from trainers.quiet import quiet_libraries
+
+        quiet_libraries()
+        _status["device"] = pick_device()
+        runs.mark_interrupted()  # runs a dead process left `running` become resumable
+        _status["warm"] = f"loading {base_model}"
+        get_hub(base_model).ensure_base()
+        _status["warm"] = f"{base_model} loaded"
+    except Exception as err:  # shown in the header; the app keeps working and retries on first use
+        _status["warm"], _status["error"] = f"{base_model} not loaded", f"{err.__class__.__name__}: {err}"[:300]
+
+
+def start_warm_up(base_model: str | None = None) -> threading.Thread:
+    """Import torch, detect the device and load the base model in the background (the first embedded use converts a
+    GGUF once, about 30 s); the page does not wait for it."""
+    thread = threading.Thread(target=_warm_up, args=(base_model or default_base(),), name="warm-up", daemon=True)
+    thread.start()
+    return thread

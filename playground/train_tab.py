@@ -1,0 +1,315 @@
+"""Train tab: pick a stage preset, base model and dataset, edit the hyperparameters that matter (each explained in
+one line), check trainable parameters and memory before starting, then watch the run: a chart of loss, learning rate
+and tokens/s, a progress bar with ETA and a log tail, refreshed from the run directory by a timer. A refresh or a
+second browser tab re-attaches to the running job, because everything shown is read from disk and RUNNER.
+"""
+
+import shlex
+
+import gradio as gr
+import yaml
+
+from playground import state
+from playground.common import REPO, dataset_choices, escape, fmt_duration, fmt_int, notice, repo_relative, run_choices
+from playground.notes import PRESETS, STAGE_NOTES
+from trainers import runs
+from trainers.config import FIELDS, help_text, load_config, to_dict
+from trainers.models import REGISTRY
+from trainers.paths import CONFIGS
+
+# The hyperparameters the tab exposes, in display order; everything else comes from the preset.
+OPTIMIZATION = ("learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+                "warmup_steps", "lr_scheduler_type")
+DATA = ("max_length", "randomize_templates", "template_seed", "seed")
+LORA = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
+MORE = ("save_steps", "logging_steps", "gradient_checkpointing", "bf16", "run_name")
+EDITABLE = OPTIMIZATION + DATA + LORA + MORE
+SCHEDULERS = ["cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial"]
+LOG_LINES = 12
+
+
+def init_choices() -> list[tuple[str, str]]:
+    """Stage 3 can start from a finished full (Stage 1/2) run instead of the base."""
+    return [("none (train on the base)", "")] + run_choices(("completed",), methods=("full",))
+
+
+def preset_path(preset: str):
+    return CONFIGS / f"{preset}.yaml"
+
+
+TEMPLATE_FIELDS = ("randomize_templates", "template_seed")  # only matter for Stage 2 rows (stages 2 and 3)
+
+
+def field_component(name: str, value, visible: bool = True):
+    default = FIELDS[name].default
+    kwargs = {"label": name, "info": help_text(name), "elem_id": f"train-{name}", "value": value, "visible": visible}
+    if name == "lr_scheduler_type":
+        return gr.Dropdown(SCHEDULERS, allow_custom_value=True, **kwargs)
+    if name == "bf16":
+        return gr.Dropdown(["auto", "true", "false"], **kwargs)
+    if isinstance(default, bool):
+        return gr.Checkbox(**kwargs)
+    if isinstance(default, int):
+        return gr.Number(precision=0, **kwargs)
+    if isinstance(default, float):
+        return gr.Number(**kwargs)
+    return gr.Textbox(**kwargs)
+
+
+def field_value(name: str, value):
+    return ", ".join(value) if name == "target_modules" else value
+
+
+def collect(preset: str, base_model: str, dataset: str, init_from: str, *values):
+    """(TrainConfig, []) or (None, problems): the preset with the tab's values on top, validated."""
+    problems, overrides = [], {"base_model": (base_model or "").strip() or state.default_base(),
+                               "dataset": (dataset or "").strip(), "init_from": (init_from or "").strip()}
+    if not overrides["dataset"]:
+        problems.append("dataset: pick a starter or saved dataset, or type a file path / Hub id")
+    for name, value in zip(EDITABLE, values, strict=True):
+        default = FIELDS[name].default
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if value is None or value == "":
+                problems.append(f"{name}: a number is required")
+                continue
+            value = int(value) if isinstance(default, int) else float(value)
+        elif name == "target_modules":
+            value = [v.strip() for v in str(value or "").split(",") if v.strip()]
+            if not value:
+                problems.append("target_modules: name at least one module (or all-linear)")
+        overrides[name] = value
+    if problems:
+        return None, problems
+    try:
+        config = load_config(preset_path(preset), overrides)
+    except (ValueError, FileNotFoundError) as err:
+        return None, [str(err)]
+    if config.stage != "stage3":
+        config.init_from = ""
+    problems = config.validate()
+    return (None, problems) if problems else (config, [])
+
+
+def code_for(preset: str, *args) -> tuple[str, str]:
+    """The CLI command and resolved YAML equivalent to the form (only fields that differ from the preset are --set)."""
+    config, problems = collect(preset, *args)
+    if config is None:
+        return "# fix these first:\n" + "\n".join(f"# {p}" for p in problems), ""
+    preset_values, values = to_dict(load_config(preset_path(preset))), to_dict(config)
+    sets = []
+    for key, value in values.items():
+        if value != preset_values.get(key):
+            text = ",".join(value) if isinstance(value, list) else str(value).lower() if isinstance(
+                value, bool) else str(value)
+            sets.append(f"--set {shlex.quote(f'{key}={text}')}")
+    command = " \\\n    ".join([f"python -m trainers train {repo_relative(preset_path(preset))}"] + sets)
+    return command, yaml.safe_dump(values, sort_keys=False)
+
+
+def estimate_text(preset: str, *args) -> str:
+    from trainers.estimate import estimate_training
+    from trainers.models import ModelNotFound
+
+    config, problems = collect(preset, *args)
+    if config is None:
+        return notice("Fix these first: " + "; ".join(problems))
+    try:
+        est = estimate_training(config)
+    except (ModelNotFound, ValueError, OSError) as err:
+        return notice(f"Cannot size model '{config.base_model}': {str(err).splitlines()[0]}")
+    share = f"{est['trainable_pct']:.2f}%"
+    runtime = f" + runtime {est['runtime_mb']:,.0f}" if est["runtime_mb"] else ""
+    return (f"**Before you start** ({config.method} on `{config.base_model}`, {est['device']}, "
+            f"{'bf16' if est['bf16'] else 'fp32'} compute)\n\n"
+            f"| trainable parameters | of total | estimated peak memory |\n|---|---|---|\n"
+            f"| **{fmt_int(est['trainable_params'])}** ({share}) | {fmt_int(est['total_params'])} | "
+            f"**~{est['total_mb']:,.0f} MB** = weights {est['weights_mb']:,.0f} + grads/optimizer "
+            f"{est['grads_optimizer_mb']:,.0f} + activations {est['activations_mb']:,.0f}{runtime} |\n\n"
+            f"_Estimated from the model config (no weights loaded), every row padded to max_length; the measured "
+            f"peak lands in the Runs tab._")
+
+
+def start_training(preset: str, *args) -> tuple[str, str | None]:
+    from trainers.data import DatasetError
+    from trainers.jobs import RUNNER, JobBusy
+    from trainers.models import ModelNotFound
+
+    config, problems = collect(preset, *args)
+    if config is None:
+        return notice("Not started. Fix these values: " + "; ".join(problems)), gr.skip()
+    try:
+        run_id = RUNNER.start(config)
+    except JobBusy as err:
+        return notice(f"Not started: {err}."), gr.skip()
+    except DatasetError as err:
+        errors = [p for p in err.problems if p.level == "error"]
+        listing = "; ".join(str(p) for p in errors[:8]) + (" ..." if len(errors) > 8 else "")
+        return notice(f"Not started: {len(errors)} invalid row(s) in {config.dataset}: {listing}"), gr.skip()
+    except ModelNotFound as err:
+        return notice(f"Not started: {err}"), gr.skip()
+    except (ValueError, FileNotFoundError, OSError, RuntimeError) as err:
+        return notice(f"Not started: {str(err).strip()}"), gr.skip()
+    return notice(f"Started run {run_id}. The chart below follows it; you can close this tab and come back.",
+                  "info"), run_id
+
+
+def cancel_training() -> str:
+    from trainers.jobs import RUNNER
+
+    run_id = RUNNER.cancel()
+    if not run_id:
+        return notice("No run is training right now.")
+    return notice(f"Cancelling {run_id}: it stops after the current step and saves what it trained.", "info")
+
+
+def metrics_figure(rows: list[dict], title: str):
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "learning rate", "tokens / s"))
+    steps = [r.get("step") for r in rows]
+    for col, key, color in ((1, "loss", "#2563eb"), (2, "learning_rate", "#f59e0b"),
+                            (3, "tokens_per_second", "#10b981")):
+        fig.add_scatter(x=steps, y=[r.get(key) for r in rows], mode="lines+markers", name=key, row=1, col=col,
+                        line={"color": color}, marker={"size": 5})
+        fig.update_xaxes(title_text="step", row=1, col=col)
+    fig.update_layout(title=title, height=330, showlegend=False, margin={"l": 40, "r": 20, "t": 70, "b": 40},
+                      uirevision="train")
+    return fig
+
+
+def progress_html(record: dict, rows: list[dict], max_steps: int) -> str:
+    from trainers.jobs import RUNNER
+
+    step = rows[-1]["step"] if rows else 0
+    if RUNNER.active() == record["id"]:
+        step = max(step, RUNNER.progress[0])
+    total = max(int(max_steps or 0), 1)
+    pct = min(100, 100 * step / total)
+    if record["status"] == "completed":
+        pct = 100
+    eta = "-"
+    elapsed = rows[-1].get("elapsed_s") if rows else None
+    if record["status"] == "running" and elapsed and step:
+        eta = fmt_duration(elapsed / step * max(total - step, 0))
+    return (f"<div class='pg-progress'><div class='pg-bar pg-{escape(record['status'])}' style='width:{pct:.0f}%'>"
+            f"</div></div><div class='pg-progress-text'>run <code>{escape(record['id'])}</code> · "
+            f"<b>{escape(record['status'])}</b> · step {step}/{total} ({pct:.0f}%) · ETA {eta}</div>")
+
+
+def log_tail(record: dict, rows: list[dict]) -> str:
+    lines = [f"step {r.get('step'):>4}  loss {r.get('loss', 0):.4f}  lr {r.get('learning_rate') or 0:.2e}  "
+             f"grad_norm {r.get('grad_norm') or 0:.3f}  tok/s {r.get('tokens_per_second') or 0:,.0f}  "
+             f"t {r.get('elapsed_s', 0):.1f}s" for r in rows[-LOG_LINES:]]
+    head = f"[{record['status']}] {record['id']} · {record['stage']}/{record['method']} on {record['base_model']}"
+    tail = []
+    if record["status"] in runs.FINISHED:
+        tail.append(f"[{record['status']}] final loss {record.get('final_loss')}, peak "
+                    f"{record.get('peak_memory_mb')} MB, {record.get('tokens_per_second')} tokens/s")
+    if record.get("error"):
+        tail.append(f"[error] {record['error']}")
+    return "\n".join([head] + lines + tail)
+
+
+def poll(watched: str | None, seen):
+    """Timer tick: follow the running job (re-attaching after a refresh) or the session's last run."""
+    from trainers.jobs import RUNNER
+
+    active = RUNNER.active()
+    if active and active != watched:
+        watched = active
+    if not watched:
+        return watched, seen, gr.skip(), gr.skip(), gr.skip()
+    try:
+        record, rows = runs.read_run(watched), runs.read_metrics(watched)
+        max_steps = runs.read_config(watched).get("max_steps") or 0
+    except (OSError, ValueError):  # deleted from the Runs tab
+        return None, None, "", gr.skip(), ""
+    key = [watched, len(rows), record["status"], RUNNER.progress[0] if active == watched else -1]
+    if key == seen:
+        return watched, seen, gr.skip(), gr.skip(), gr.skip()
+    title = f"{watched} ({record['status']})" if rows else f"{watched}: waiting for the first logged step"
+    figure = metrics_figure(rows, title)
+    return watched, key, progress_html(record, rows, max_steps), figure, log_tail(record, rows)
+
+
+def attach(watched: str | None, seen):
+    """Page load (a refresh or a second browser tab): follow the running job, else the process's latest run."""
+    from trainers.jobs import RUNNER
+
+    return poll(watched or RUNNER.active() or RUNNER.run_id, seen)
+
+
+def apply_preset(preset: str):
+    config = load_config(preset_path(preset))
+    stage3, stage2 = config.stage == "stage3", config.stage != "stage1"  # stage 3 often trains on stage 2 rows
+    updates = [gr.update(value=field_value(n, getattr(config, n)),
+                         **({"visible": stage2} if n in TEMPLATE_FIELDS else {})) for n in EDITABLE]
+    dataset = REPO / config.dataset if (REPO / config.dataset).is_file() else None
+    return (STAGE_NOTES[preset], gr.update(value=repo_relative(dataset) if dataset else config.dataset,
+                                           choices=dataset_choices()),
+            gr.update(visible=stage3, choices=init_choices()),
+            gr.update(visible=stage3), *updates)
+
+
+def create_train_tab() -> dict:
+    with gr.Tab("Train", id="train") as tab:
+        watched, seen = gr.State(None), gr.State(None)
+        initial = load_config(preset_path("stage1_sft"))
+        with gr.Row():
+            preset = gr.Radio([(label, key) for key, label in PRESETS.items()], value="stage1_sft", label="Stage",
+                              elem_id="train-stage", scale=3)
+            base_model = gr.Dropdown(list(REGISTRY), value=state.default_base(), allow_custom_value=True,
+                                     label="Base model", info=help_text("base_model"), elem_id="train-base", scale=2)
+        note = gr.Markdown(STAGE_NOTES["stage1_sft"], elem_classes=["stage-note"])
+        with gr.Row():
+            dataset = gr.Dropdown(dataset_choices(), value=repo_relative(REPO / "assets/datasets/stage1_sft.jsonl"),
+                                  allow_custom_value=True, label="Dataset", info=help_text("dataset"),
+                                  elem_id="train-dataset", scale=3)
+            init_from = gr.Dropdown([("none (train on the base)", "")], value="", label="init_from",
+                                    info=help_text("init_from"), visible=False, elem_id="train-init", scale=2)
+        fields = {}
+        with gr.Accordion("Hyperparameters", open=True):
+            for group in (OPTIMIZATION, DATA):
+                with gr.Row():
+                    for name in group:
+                        fields[name] = field_component(name, field_value(name, getattr(initial, name)),
+                                                       visible=name not in TEMPLATE_FIELDS)
+            with gr.Row(visible=False) as lora_row:
+                for name in LORA:
+                    fields[name] = field_component(name, field_value(name, getattr(initial, name)))
+            with gr.Row():
+                for name in MORE:
+                    fields[name] = field_component(name, field_value(name, getattr(initial, name)))
+        with gr.Row():
+            check_btn = gr.Button("Check: trainable parameters and memory", elem_id="train-check")
+            start_btn = gr.Button("Start training", variant="primary", elem_id="train-start")
+            cancel_btn = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
+        message = gr.Markdown(elem_id="train-message")
+        estimate = gr.Markdown(elem_id="train-estimate")
+        progress = gr.HTML("<div class='pg-progress-text'>No run yet: start one above.</div>",
+                           elem_id="train-progress")
+        plot = gr.Plot(label="Loss, learning rate and tokens/s", elem_id="train-plot")
+        log = gr.Textbox(label="Log tail (metrics.jsonl)", lines=8, max_lines=14, interactive=False,
+                         elem_id="train-log")
+        with gr.Accordion("Show the code", open=False):
+            cli = gr.Code(language="shell", label="Same run from the command line", interactive=False,
+                          elem_id="train-cli")
+            config_yaml = gr.Code(language="yaml", label="Resolved config (config.yaml of the run)",
+                                  interactive=False)
+        timer = gr.Timer(1.0)  # inside the Tab: a component directly under gr.Tabs shifts the tab buttons
+    form = [preset, base_model, dataset, init_from, *[fields[n] for n in EDITABLE]]
+    preset.change(apply_preset, preset, [note, dataset, init_from, lora_row, *[fields[n] for n in EDITABLE]]) \
+        .then(estimate_text, form, estimate, show_progress="minimal")
+    base_model.change(estimate_text, form, estimate, show_progress="minimal")
+    gr.on([c.change for c in form], code_for, form, [cli, config_yaml], show_progress="hidden", queue=False)
+    check_btn.click(estimate_text, form, estimate, api_name="estimate_training")
+    start_btn.click(start_training, form, [message, watched], api_name="start_training") \
+        .then(poll, [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden")
+    cancel_btn.click(cancel_training, None, message, api_name="cancel_training")
+    timer.tick(poll, [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden",
+               queue=False)
+    tab.select(lambda: (gr.update(choices=dataset_choices()),
+                        gr.update(choices=init_choices())),
+               None, [dataset, init_from], show_progress="hidden")
+    return {"tab": tab, "form": form, "cli": cli, "config_yaml": config_yaml, "attach": (attach, [watched, seen], [
+        watched, seen, progress, plot, log])}

@@ -1,0 +1,318 @@
+"""The app in a real browser: `python app.py` on the tiny model, driven by Playwright in headless Chromium.
+
+    HF_HUB_OFFLINE=1 python -m pytest tests/test_ui_app.py -m browser
+
+The tests run in file order and build on each other the way a user would: save a dataset, train a LoRA run on it
+from the Train tab, then talk to it, compare it, paraphrase-test it, see it in Runs and evaluate it. Bad inputs are
+checked where they happen. Every test leaves a screenshot of its tab in test-artifacts/.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync"]
+STEPS = 8
+LONG = 180_000  # ms: training and generation on a shared 2-core CPU
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ui_model_cache(request, tmp_path_factory) -> str:
+    """PLAYGROUND_CACHE with the tiny model built once (it needs the embedded tokenizer: ~30 s the first time).
+    The suite's shared `model_cache` (tests/conftest.py) when there is one, so all tests convert only once."""
+    try:
+        cache = str(request.getfixturevalue("model_cache"))
+    except pytest.FixtureLookupError:
+        cache = os.environ.get("PLAYGROUND_CACHE") or str(tmp_path_factory.mktemp("ui-model-cache"))
+    env = {**os.environ, "PLAYGROUND_CACHE": cache, "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-c", "from trainers.models import resolve_model; resolve_model('tiny')"],
+                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def app_url(ui_model_cache, tmp_path_factory):
+    """`python app.py` on a free port with its own PLAYGROUND_HOME; yields the URL once the page answers 200."""
+    pytest.importorskip("playwright")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh --dev installs it)")
+    home = tmp_path_factory.mktemp("ui-home")
+    port = _free_port()
+    env = {**os.environ, "PLAYGROUND_HOME": str(home), "PLAYGROUND_CACHE": ui_model_cache,
+           "PLAYGROUND_BASE_MODEL": "tiny", "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false"}
+    log = open(home / "app.log", "w")
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            try:
+                if urllib.request.urlopen(url, timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, (home / "app.log").read_text()[-3000:]
+            assert time.perf_counter() - started < 60, "the app did not answer within 60 s"
+            time.sleep(0.25)
+        print(f"app answered HTTP 200 after {time.perf_counter() - started:.1f} s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=BROWSER_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url, request):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    page.locator("#header-status").wait_for()
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    page.close()
+
+
+# -- helpers: Gradio 6 widgets by elem_id --------------------------------------------------------------------------
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def fill(page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input:not([type=checkbox]):not([type=file])").first
+    box.fill(str(value))
+    box.press("Tab")  # commit the value (Gradio reads Number/Textbox on blur)
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick a dropdown option by (part of) its label; reopens the list if new choices re-rendered it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.locator(f"#{elem_id} input").first
+    options = page.locator(f"#{elem_id} [role=option]", has_text=option)
+    for _ in range(3):
+        box.scroll_into_view_if_needed()  # the list is placed from the input's position when it opens
+        if box.get_attribute("aria-expanded") != "true":
+            box.click()
+        try:
+            options.first.click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            page.mouse.wheel(0, 300)
+    raise AssertionError(f"no option '{option}' in #{elem_id}")
+
+
+def expect_text(page, elem_id: str, text: str, timeout: int = 30_000) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"#{elem_id}")).to_contain_text(text, timeout=timeout)
+
+
+def expect_value(page, elem_id: str, text: str, timeout: int = 30_000) -> None:
+    """For a textarea, whose text is its value, not its content."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"#{elem_id} textarea")).to_have_value(re.compile(re.escape(text)), timeout=timeout)
+
+
+def plot_points(page, elem_id: str) -> int:
+    return page.locator(f"#{elem_id} .scatterlayer .points path").count()
+
+
+# -- the tests ----------------------------------------------------------------------------------------------------
+
+def test_data_tab_builds_and_saves_a_dataset(page, tmp_path):
+    open_tab(page, "Data")
+    page.locator("#data-load").click()
+    expect_text(page, "data-summary", "rows valid")
+    expect_text(page, "data-preview", "instruction")
+    # delete the first row, edit the second, add one; the report stays clean
+    fill(page, "edit-line", 1)
+    page.locator("#edit-delete").click()
+    expect_text(page, "data-message", "Deleted line 1")
+    fill(page, "edit-line", 2)
+    page.get_by_role("button", name="Load row into editor").click()
+    fill(page, "edit-field-2", "an edited response")
+    page.locator("#edit-update").click()
+    expect_text(page, "data-message", "Updated line 2")
+    fill(page, "edit-field-0", "Name the color of a clear daytime sky.")
+    fill(page, "edit-field-1", "")
+    fill(page, "edit-field-2", "blue")
+    page.locator("#edit-add").click()
+    expect_text(page, "data-message", "Added line")
+    expect_text(page, "data-summary", "rows valid")
+    # one row under every template with its loss tokens
+    page.get_by_text("One row under every template").click()
+    page.locator("#tpl-show").click()
+    expect_text(page, "tpl-note", "green tokens carry the loss")
+    expect_text(page, "tpl-view", "prompt_reply (held-out template)")
+    expect_text(page, "tpl-view", "alpaca (training template)")
+    fill(page, "save-name", "ui_set")
+    page.locator("#save-btn").click()
+    expect_text(page, "data-message", "Saved")
+
+    # bad input 1: an empty upload; bad input 2: a "Parquet" file that is really text
+    empty, fake = tmp_path / "empty.jsonl", tmp_path / "fake.parquet"
+    empty.write_text("")
+    fake.write_text('{"prompt": "not parquet at all", "output": "x"}\n')
+    page.locator("#data-upload input[type=file]").set_input_files(str(empty))
+    expect_text(page, "data-message", "has no rows")
+    page.locator("#data-upload button[aria-label='Clear']").first.click()
+    page.locator("#data-upload input[type=file]").set_input_files(str(fake))
+    expect_text(page, "data-report", "not a readable Parquet file")
+    expect_text(page, "data-message", "Could not read fake.parquet")
+    expect_text(page, "data-summary", "error")
+
+
+def test_train_tab_runs_lora_and_shows_progress(page, browser, app_url):
+    open_tab(page, "Train")
+    page.get_by_label("3 · LoRA (adapters)").check()
+    expect_text(page, "train-estimate", "trainable parameters", timeout=LONG)
+    choose(page, "train-dataset", "saved: ui_set")
+    for name, value in (("max_steps", STEPS), ("per_device_train_batch_size", 4), ("max_length", 128),
+                        ("save_steps", 0)):
+        fill(page, f"train-{name}", value)
+    # bad input 3: out-of-range hyperparameters are refused with the field named
+    fill(page, "train-learning_rate", 0)
+    fill(page, "train-lora_r", 0)
+    page.locator("#train-start").click()
+    expect_text(page, "train-message", "learning_rate: must be > 0")
+    expect_text(page, "train-message", "lora_r: must be >= 1")
+    fill(page, "train-learning_rate", 0.001)
+    fill(page, "train-lora_r", 8)
+    page.get_by_text("Show the code").click()
+    expect_text(page, "train-cli", "max_steps=8")
+
+    page.locator("#train-start").click()
+    expect_text(page, "train-message", "Started run", timeout=LONG)
+    # bad input 4: a second start while one runs
+    page.locator("#train-start").click()
+    expect_text(page, "train-message", "still training")
+    expect_text(page, "train-progress", "running", timeout=LONG)
+
+    # a second browser tab (or a refresh) re-attaches to the job: same run, same chart
+    run_id = page.locator("#train-progress code").first.inner_text()
+    other = browser.new_page()
+    other.goto(app_url)
+    open_tab(other, "Train")
+    expect_text(other, "train-progress", run_id, timeout=LONG)
+    other.close()
+
+    # the chart gains points while the run trains, and the run completes
+    page.wait_for_function("document.querySelectorAll('#train-plot .scatterlayer .points path').length > 0",
+                           timeout=LONG)
+    first = plot_points(page, "train-plot")
+    expect_text(page, "train-progress", "completed", timeout=LONG)
+    expect_value(page, "train-log", f"step {STEPS:>4}")
+    page.wait_for_function(f"document.querySelectorAll('#train-plot .scatterlayer .points path').length >= "
+                           f"{3 * STEPS}", timeout=30_000)  # 3 subplots x STEPS points
+    assert plot_points(page, "train-plot") > first or first >= 3 * STEPS
+
+
+def test_train_tab_rejects_unknown_model(page):
+    open_tab(page, "Train")
+    page.locator("#train-base input").first.fill("nobody/no-such-model")
+    page.locator("#train-base input").first.press("Enter")
+    page.locator("#train-start").click()
+    expect_text(page, "train-message", "no-such-model", timeout=LONG)
+    expect_text(page, "train-message", "offline")
+
+
+def test_chat_streams_from_the_adapter_and_switches(page):
+    open_tab(page, "Chat")
+    page.locator("#chat-refresh").click()
+    choose(page, "chat-target", "stage3-lora")
+    expect_text(page, "chat-switch", "switched in", timeout=LONG)
+    expect_text(page, "chat-switch", "stage3-lora")
+    fill(page, "chat-input", "Name the color of a clear daytime sky.")
+    page.locator("#chat-send").click()
+    expect_text(page, "chat-status", "Answered by", timeout=LONG)
+    assert page.locator("#chat-bot .message-row, #chat-bot [data-testid=bot]").count() >= 1
+    # switch to the base and back: both report a measured switch time
+    choose(page, "chat-target", "base model")
+    expect_text(page, "chat-switch", "Active: base", timeout=LONG)
+    choose(page, "chat-target", "stage3-lora")
+    expect_text(page, "chat-switch", "stage3-lora")
+    expect_text(page, "chat-switch", " ms")
+    # bad input 5: an over-long message is refused and kept in the box
+    long_text = "word " * 900
+    fill(page, "chat-input", long_text)
+    page.locator("#chat-send").click()
+    expect_text(page, "chat-status", "too long")
+    assert len(page.locator("#chat-input textarea").input_value()) > 4000
+    # bad input 6: an adapter trained on another base model
+    page.locator("#chat-base input").first.fill("embedded")
+    page.locator("#chat-base input").first.press("Enter")
+    expect_text(page, "chat-switch", "trained on base model 'tiny'", timeout=LONG)
+
+
+def test_compare_shows_base_and_adapter_side_by_side(page):
+    open_tab(page, "Compare")
+    page.get_by_label("stage3-lora", exact=False).first.check()
+    page.locator("#compare-run").click()
+    expect_text(page, "compare-message", "2 answer(s)", timeout=LONG)
+    assert page.locator("#compare-cards .pg-card").count() == 2
+
+
+def test_paraphrase_test_grid_heatmap_and_metrics(page):
+    open_tab(page, "Paraphrase test")
+    page.get_by_label("stage3-lora", exact=False).first.check()
+    fill(page, "para-max-new", 8)
+    page.locator("#para-run").click()
+    expect_text(page, "para-message", "phrasings × 2 model(s)", timeout=LONG)
+    expect_text(page, "para-grid", "tpl:inst_tags")  # a held-out template
+    expect_text(page, "para-robustness", "base")
+    page.locator("#para-heatmap .heatmaplayer .hm").first.wait_for()  # plotly drew the heatmap
+
+
+def test_runs_tab_lists_measurements_and_exports(page):
+    open_tab(page, "Runs")
+    expect_text(page, "runs-table", "completed")
+    expect_text(page, "runs-efficiency", "LoRA")
+    choose(page, "runs-pick", "stage3-lora")
+    page.locator("#runs-export").click()
+    expect_text(page, "runs-message", "Merged the adapter", timeout=LONG)
+
+
+def test_evaluate_tab_runs_the_suite(page):
+    open_tab(page, "Evaluate")
+    fill(page, "eval-limit", 6)
+    page.locator("#eval-run").click()
+    expect_text(page, "eval-message", "Evaluated base", timeout=LONG)
+    expect_text(page, "eval-examples", "base")

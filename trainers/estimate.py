@@ -1,0 +1,92 @@
+"""Before a run starts: how many parameters will train and roughly how much memory it needs, computed from the
+model's config alone. The model is built on the `meta` device (shapes, no weights), so this takes about a second
+even for a multi-billion-parameter Hub model that is in the local cache.
+
+    from trainers.estimate import estimate_training
+    est = estimate_training(load_config("assets/configs/stage3_lora.yaml"))
+    est["trainable_params"], est["total_mb"]
+
+The numbers are an upper-bound sketch (every row padded to max_length), meant to compare methods; a finished run
+records the measured peak in run.json (`peak_memory_mb`).
+"""
+
+from trainers.config import TrainConfig
+from trainers.sft_core import base_for, use_bf16
+
+MB = 2**20
+CPU_RUNTIME_MB = 550  # RSS of Python + torch + transformers + TRL before any model: the CPU peak includes it
+NF4_BYTES = 0.5 + 0.016  # 4 bits per weight plus (double-quantized) block scales
+
+
+def _matches(name: str, targets: list[str]) -> bool:
+    """PEFT's rule for a list of target names: the module name equals one or ends with '.<target>'."""
+    return any(name == t or name.endswith("." + t) for t in targets)
+
+
+def _meta_model(path: str):
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(path)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config), config
+
+
+def count_trainable(model, config: TrainConfig) -> dict:
+    """Total parameters, LoRA parameters (r * (in + out) per adapted Linear) and weights 4-bit would quantize."""
+    import torch
+
+    total = sum(p.numel() for p in model.parameters())
+    output = model.get_output_embeddings()
+    linears = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and m is not output}
+    targets = list(config.target_modules)
+    adapted = linears if targets == ["all-linear"] else {n: m for n, m in linears.items() if _matches(n, targets)}
+    lora = sum(config.lora_r * (m.in_features + m.out_features) for m in adapted.values())
+    quantizable = sum(m.weight.numel() for m in linears.values())
+    return {"total": total, "lora": lora, "adapted_modules": len(adapted), "quantizable": quantizable}
+
+
+def _activation_bytes(model_config, config: TrainConfig, act_bytes: int) -> float:
+    """Activations kept for backward, for batch x max_length tokens (Korthikanti et al.'s ~34 bytes per hidden unit
+    per token per layer at 16-bit, plus the attention scores), and the fp32 logits with their gradient."""
+    tokens = config.per_device_train_batch_size * config.max_length
+    hidden = getattr(model_config, "hidden_size", 0) or getattr(model_config, "n_embd", 0)
+    layers = getattr(model_config, "num_hidden_layers", 0) or getattr(model_config, "n_layer", 0)
+    heads = getattr(model_config, "num_attention_heads", 1)
+    vocab = getattr(model_config, "vocab_size", 0)
+    per_layer = tokens * (hidden * 17 * act_bytes + heads * config.max_length * act_bytes * 2.5)
+    if config.gradient_checkpointing:  # only each layer's input is kept, one layer is recomputed at a time
+        layer_bytes = tokens * hidden * act_bytes * layers + per_layer
+    else:
+        layer_bytes = per_layer * layers
+    return layer_bytes + tokens * vocab * 4 * 3
+
+
+def estimate_training(config: TrainConfig, device: str | None = None) -> dict:
+    """Parameters that train and a memory estimate (MB) split into weights, gradients + optimizer, activations."""
+    from trainers.models import pick_device
+
+    device = device or pick_device(config.device)
+    model, model_config = _meta_model(base_for(config))
+    counts = count_trainable(model, config)
+    bf16 = use_bf16(config, device)
+    half = 2 if bf16 else 4
+    total, lora = counts["total"], counts["lora"]
+    if config.method == "full":
+        trainable, weights, optimizer = total, 4 * total, 12 * total  # fp32 master weights; grads + AdamW m, v
+    else:
+        trainable, optimizer = lora, 12 * lora
+        if config.method == "qlora":
+            weights = NF4_BYTES * counts["quantizable"] + half * (total - counts["quantizable"]) + 4 * lora
+        else:
+            weights = half * total + 4 * lora
+    activations = _activation_bytes(model_config, config, half)
+    overhead = CPU_RUNTIME_MB * MB if device == "cpu" else 0
+    parts = {"weights_mb": weights / MB, "grads_optimizer_mb": optimizer / MB, "activations_mb": activations / MB,
+             "runtime_mb": overhead / MB}
+    total += 0 if config.method == "full" else lora  # PEFT adds the adapters to the model
+    return {"total_params": total, "trainable_params": trainable, "trainable_pct": 100 * trainable / max(total, 1),
+            "adapted_modules": counts["adapted_modules"] if config.method != "full" else 0, "device": device,
+            "bf16": bf16, **{k: round(v, 1) for k, v in parts.items()}, "total_mb": round(sum(parts.values()), 1)}
