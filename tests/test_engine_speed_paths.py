@@ -1,0 +1,36 @@
+"""Faster paths must not change what is learned: padding-free batches give the padded loss curve."""
+
+import pytest
+
+
+def _losses(record) -> list[float]:
+    from trainers import runs
+
+    return [m["loss"] for m in runs.read_metrics(record["id"])]
+
+
+def test_padding_free_matches_padded_loss_curve(tiny_config, train_now, learnable_dataset):
+    common = {"dataset": str(learnable_dataset), "max_steps": 4, "learning_rate": 1e-3, "bf16": "false",
+              "per_device_train_batch_size": 4}
+    padded = train_now(tiny_config("stage1_sft.yaml", padding_free=False, **common))
+    free = train_now(tiny_config("stage1_sft.yaml", padding_free=True, **common))
+    assert padded["status"] == free["status"] == "completed"
+    assert len(_losses(free)) == 4 and _losses(free) == pytest.approx(_losses(padded), rel=1e-3)
+
+
+def test_training_disables_the_kv_cache_so_packed_rows_stay_separate(tiny_path):
+    """With a cache, transformers skips packed-sequence detection and rows attend across boundaries."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_path).eval()
+    rows = [{"input_ids": list(range(100, 130))}, {"input_ids": list(range(200, 217))}]
+    padded = DataCollatorForLanguageModeling(pad_token_id=0)(rows)
+    flat = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)(rows)
+    with torch.no_grad():
+        reference = model(**padded, use_cache=False).loss
+        separate = model(**flat, use_cache=False).loss
+        leaking = model(**flat, use_cache=True).loss
+    assert separate == pytest.approx(reference.item(), rel=1e-4)
+    assert abs(leaking.item() - reference.item()) > 1e-4  # why sft_core turns the cache off
