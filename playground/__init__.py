@@ -34,6 +34,12 @@ CSS = """
 """
 
 
+# The actions other programs (gradio_client, tests, benchmarks) may call; every other event is UI plumbing and is
+# kept out of the API page.
+PUBLIC_APIS = {"start_training", "cancel_training", "estimate_training", "resume_run", "export_run", "delete_run",
+               "switch_model", "chat", "compare", "paraphrase_test", "run_eval", "reproduce_seed"}
+
+
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="Post-training playground") as demo:
         create_header()
@@ -47,6 +53,9 @@ def build_app() -> gr.Blocks:
             create_evaluate_tab(chat["base_model"])
         attach, attach_in, attach_out = train["attach"]
         demo.load(attach, attach_in, attach_out, show_progress="hidden")  # re-attach to the job on (re)load
+    for fn in demo.fns.values():
+        if fn.api_name not in PUBLIC_APIS:
+            fn.api_visibility = "private"
     return demo
 
 

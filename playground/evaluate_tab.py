@@ -12,6 +12,7 @@ from playground.common import BASE_TARGET, compatibility_problem, model_targets,
 from trainers.paths import home
 
 EXAMPLE_HEADERS = ["model", "query", "category", "variant", "kind", "score", "passed", "answer", "why"]
+EXAMPLE_WIDTHS = ["11%", "11%", "9%", "9%", "9%", "6%", "6%", "24%", "15%"]
 
 
 def _out_dir(kind: str):
@@ -143,7 +144,7 @@ def create_evaluate_tab(base_model=None):
             by_kind = gr.Plot(label="By variant kind")
         robustness = gr.Plot(label="Robustness heatmap")
         examples = gr.Dataframe(headers=EXAMPLE_HEADERS, label="Every example", interactive=False, wrap=True,
-                                max_height=420, elem_id="eval-examples")
+                                max_height=420, elem_id="eval-examples", column_widths=EXAMPLE_WIDTHS)
         files = gr.File(label="Report files", file_count="multiple", interactive=False)
         claims = gr.Dataframe(headers=["stage", "claim", "verdict", "evidence"], label="Seed claims", wrap=True,
                               interactive=False, elem_id="eval-claims")

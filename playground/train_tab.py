@@ -87,6 +87,9 @@ def collect(preset: str, base_model: str, dataset: str, init_from: str, *values)
     if config.stage != "stage3":
         config.init_from = ""
     problems = config.validate()
+    if config.max_steps < 1 and not any(p.startswith("max_steps") for p in problems):
+        # the form trains by steps (epochs are not on it): 0 would silently mean "one epoch"
+        problems.append(f"max_steps: must be >= 1 (got {config.max_steps})")
     return (None, problems) if problems else (config, [])
 
 

@@ -291,11 +291,19 @@ def test_compare_shows_base_and_adapter_side_by_side(page):
 
 
 def test_paraphrase_test_grid_heatmap_and_metrics(page):
+    from playwright.sync_api import expect
+
     open_tab(page, "Paraphrase test")
     page.get_by_label("stage3-lora", exact=False).first.check()
     fill(page, "para-max-new", 8)
-    page.locator("#para-run").click()
+    page.locator("#para-run").click()  # the typed phrasings, scored against each model's majority answer
     expect_text(page, "para-message", "phrasings × 2 model(s)", timeout=LONG)
+    expect_text(page, "para-message", "majority")
+    choose(page, "para-query", "fact-jupiter")  # a task from the evaluation suite, scored by its own check
+    expect(page.locator("#para-phrasings textarea")).to_have_value(re.compile("largest planet"))
+    expect(page.locator("#para-expected input, #para-expected textarea").first).to_have_value("Jupiter")
+    page.locator("#para-run").click()
+    expect_text(page, "para-message", "suite's check for fact-jupiter", timeout=LONG)
     expect_text(page, "para-grid", "tpl:inst_tags")  # a held-out template
     expect_text(page, "para-robustness", "base")
     page.locator("#para-heatmap .heatmaplayer .hm").first.wait_for()  # plotly drew the heatmap
@@ -316,3 +324,38 @@ def test_evaluate_tab_runs_the_suite(page):
     page.locator("#eval-run").click()
     expect_text(page, "eval-message", "Evaluated base", timeout=LONG)
     expect_text(page, "eval-examples", "base")
+
+
+def test_cancel_resume_and_delete_a_run(page):
+    open_tab(page, "Train")
+    page.get_by_label("3 · LoRA (adapters)").check()
+    expect_text(page, "train-estimate", "trainable parameters", timeout=LONG)
+    choose(page, "train-dataset", "saved: ui_set")
+    for name, value in (("max_steps", 500), ("per_device_train_batch_size", 2), ("max_length", 64),
+                        ("save_steps", 0), ("run_name", "cancel-me")):
+        fill(page, f"train-{name}", value)
+    page.locator("#train-start").click()
+    expect_text(page, "train-message", "Started run", timeout=LONG)
+    expect_text(page, "train-progress", "running", timeout=LONG)
+    page.locator("#train-cancel").click()
+    expect_text(page, "train-message", "Cancelling")
+    expect_text(page, "train-progress", "cancelled", timeout=LONG)
+
+    open_tab(page, "Runs")
+    choose(page, "runs-pick", "cancel-me")
+    page.locator("#runs-resume").click()
+    expect_text(page, "runs-message", "Resumed", timeout=LONG)
+    page.locator("#runs-resume").click()  # bad input again: a second job while one trains
+    expect_text(page, "runs-message", "still training")
+    open_tab(page, "Train")  # the Train tab follows the resumed job by itself
+    expect_text(page, "train-progress", "running", timeout=LONG)
+    page.locator("#train-cancel").click()
+    expect_text(page, "train-progress", "cancelled", timeout=LONG)
+
+    open_tab(page, "Runs")
+    page.locator("#runs-refresh").click()
+    expect_text(page, "runs-table", "cancelled")
+    choose(page, "runs-pick", "cancel-me")
+    page.locator("#runs-delete").click()
+    page.locator("#runs-confirm").click()
+    expect_text(page, "runs-message", "Deleted")

@@ -5,6 +5,7 @@ are rendered; everything measured and saved is done here, the same way for every
 """
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -130,6 +131,13 @@ def save_artifact(trainer, tokenizer, run_dir: Path, config: TrainConfig) -> str
     model.save_pretrained(tmp)
     if name == "model":
         tokenizer.save_pretrained(tmp)
-    os.replace(tmp, target)
+    if target.exists():  # a resumed run saves again; a directory cannot be renamed onto a non-empty one
+        old = run_dir / f".{name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
     trainer.accelerator.wait_for_everyone()
     return str(target)
