@@ -87,12 +87,15 @@ def heatmap(variants: list[dict], answers: dict, scores: dict, meaning: str):
 
     labels = [v["variant"] for v in variants]
     targets = list(answers)
-    text = [[(a.strip().splitlines() or ["(no text)"])[0][:40] for a in answers[t]] for t in targets]
+    first = [[(a.strip().splitlines() or ["(no text)"])[0] for a in answers[t]] for t in targets]
+    short = [[line if len(line) <= 12 else line[:11] + "…" for line in row] for row in first]
     fig = go.Figure(go.Heatmap(z=[[s for s, _ in scores[t]] for t in targets], x=labels, y=targets, zmin=0, zmax=1,
-                               colorscale="RdYlGn", text=text, texttemplate="%{text}", textfont={"size": 9},
-                               hovertemplate="%{y} / %{x}<br>%{text}<br>score %{z:.2f}<extra></extra>"))
+                               colorscale="RdYlGn", text=short, texttemplate="%{text}", textfont={"size": 9},
+                               customdata=[[line[:80] for line in row] for row in first],
+                               hovertemplate="%{y} / %{x}<br>%{customdata}<br>score %{z:.2f}<extra></extra>"))
     fig.update_layout(title=f"Consistency: cell = {meaning}", height=220 + 45 * len(targets),
-                      xaxis={"tickangle": -40}, margin={"l": 40, "r": 20, "t": 60, "b": 90})
+                      xaxis={"tickangle": -40}, yaxis={"automargin": True},
+                      margin={"l": 40, "r": 20, "t": 60, "b": 90})
     return fig
 
 
@@ -138,13 +141,15 @@ def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: st
         return *skip, notice(f"Generation failed: {err.__class__.__name__}: {err}")
     query = suite_queries().get(query_id or "")
     scores, meaning = score_cells(answers, query, (expected or "").strip() if not query else "")
-    grid = [[v["variant"], v["kind"], v["text"][:90]] + [
+    grid = [[v["variant"], v["kind"], v["text"][:120]] + [
         ("✓ " if scores[t][i][1] else "✗ ") + (answers[t][i].strip() or "(no text)") for t in targets]
         for i, v in enumerate(variants)]
     message = f"{len(variants)} phrasings × {len(targets)} model(s); a cell is green when it {meaning}."
     if refused:
         message += " " + notice("Skipped: " + " ".join(f"{t}: {p}" for t, p in refused.items()))
-    return (gr.update(value=grid, headers=["variant", "kind", "prompt"] + targets),
+    share = f"{max(8, 58 // len(targets))}%"
+    return (gr.update(value=grid, headers=["variant", "kind", "prompt"] + targets,
+                      column_widths=["10%", "12%", "20%"] + [share] * len(targets)),
             heatmap(variants, answers, scores, meaning),
             robustness_rows(variants, answers, scores, query.id if query else "custom"), message)
 

@@ -110,14 +110,18 @@ def code_for(preset: str, *args) -> tuple[str, str]:
 
 
 def estimate_text(preset: str, *args) -> str:
-    from trainers.estimate import estimate_training
+    from trainers.estimate import estimate_training, typical_row_tokens
     from trainers.models import ModelNotFound
 
     config, problems = collect(preset, *args)
     if config is None:
         return notice("Fix these first: " + "; ".join(problems))
     try:
-        est = estimate_training(config)
+        seq_len, seq_note = typical_row_tokens(config), "the dataset's 95th-percentile row"
+    except (ValueError, OSError, KeyError):  # unreadable data: the Start button will say why; size at the bound
+        seq_len, seq_note = config.max_length, "max_length (the dataset could not be read)"
+    try:
+        est = estimate_training(config, seq_len=seq_len)
     except (ModelNotFound, ValueError, OSError) as err:
         return notice(f"Cannot size model '{config.base_model}': {str(err).splitlines()[0]}")
     share = f"{est['trainable_pct']:.2f}%"
@@ -128,8 +132,9 @@ def estimate_text(preset: str, *args) -> str:
             f"| **{fmt_int(est['trainable_params'])}** ({share}) | {fmt_int(est['total_params'])} | "
             f"**~{est['total_mb']:,.0f} MB** = weights {est['weights_mb']:,.0f} + grads/optimizer "
             f"{est['grads_optimizer_mb']:,.0f} + activations {est['activations_mb']:,.0f}{runtime} |\n\n"
-            f"_Estimated from the model config (no weights loaded), every row padded to max_length; the measured "
-            f"peak lands in the Runs tab._")
+            f"_Estimated from the model config (no weights loaded) for batches of "
+            f"{config.per_device_train_batch_size} x {est['seq_len']} tokens ({seq_note}); the measured peak lands "
+            f"in the Runs tab._")
 
 
 def start_training(preset: str, *args) -> tuple[str, str | None]:

@@ -158,6 +158,8 @@ def plot_points(page, elem_id: str) -> int:
 # -- the tests ----------------------------------------------------------------------------------------------------
 
 def test_data_tab_builds_and_saves_a_dataset(page, tmp_path):
+    from playwright.sync_api import expect
+
     open_tab(page, "Data")
     page.locator("#data-load").click()
     expect_text(page, "data-summary", "rows valid")
@@ -168,6 +170,7 @@ def test_data_tab_builds_and_saves_a_dataset(page, tmp_path):
     expect_text(page, "data-message", "Deleted line 1")
     fill(page, "edit-line", 2)
     page.get_by_role("button", name="Load row into editor").click()
+    expect(page.locator("#edit-field-0 textarea")).not_to_have_value("")  # the row arrived in the editor
     fill(page, "edit-field-2", "an edited response")
     page.locator("#edit-update").click()
     expect_text(page, "data-message", "Updated line 2")

@@ -6,15 +6,17 @@ even for a multi-billion-parameter Hub model that is in the local cache.
     est = estimate_training(load_config("assets/configs/stage3_lora.yaml"))
     est["trainable_params"], est["total_mb"]
 
-The numbers are an upper-bound sketch (every row padded to max_length), meant to compare methods; a finished run
-records the measured peak in run.json (`peak_memory_mb`).
+The numbers are a sketch meant to compare methods (rows padded to `seq_len`: max_length unless told, or
+`typical_row_tokens(config)` measured on the dataset); a finished run records the measured peak in run.json
+(`peak_memory_mb`).
 """
 
 from trainers.config import TrainConfig
 from trainers.sft_core import base_for, use_bf16
 
 MB = 2**20
-CPU_RUNTIME_MB = 550  # RSS of Python + torch + transformers + TRL before any model: the CPU peak includes it
+CPU_RUNTIME_MB = 1000  # process RSS besides model and batch (libraries, tokenizer, dataset, trainer): measured
+# ~1.0-1.3 GB for a tiny-model run on CPU, where the measured peak is the whole process RSS
 NF4_BYTES = 0.5 + 0.016  # 4 bits per weight plus (double-quantized) block scales
 
 
@@ -48,15 +50,30 @@ def count_trainable(model, config: TrainConfig) -> dict:
     return {"total": total, "lora": lora, "adapted_modules": len(adapted), "quantizable": quantizable}
 
 
-def _activation_bytes(model_config, config: TrainConfig, act_bytes: int) -> float:
-    """Activations kept for backward, for batch x max_length tokens (Korthikanti et al.'s ~34 bytes per hidden unit
+def typical_row_tokens(config: TrainConfig, quantile: float = 0.95, sample: int = 512) -> int:
+    """Tokens in a long-ish training row of the config's dataset (the 95th percentile of the first rows, rendered as
+    the stage renders them), capped at max_length: batches are padded to their longest row, not to max_length."""
+    from trainers.data import load_valid_rows, to_prompt_completion
+    from trainers.models import load_tokenizer
+    from trainers.sft_core import resolve_dataset
+
+    tokenizer = load_tokenizer(base_for(config))
+    fmt, records = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None)
+    examples = to_prompt_completion(records[:sample], fmt, tokenizer, config.template_seed, config.randomize_templates)
+    lengths = sorted(len(tokenizer(e["prompt"] + e["completion"], add_special_tokens=False)["input_ids"])
+                     for e in examples)
+    return min(config.max_length, lengths[int(quantile * (len(lengths) - 1))]) if lengths else config.max_length
+
+
+def _activation_bytes(model_config, config: TrainConfig, act_bytes: int, seq_len: int) -> float:
+    """Activations kept for backward, for batch x seq_len tokens (Korthikanti et al.'s ~34 bytes per hidden unit
     per token per layer at 16-bit, plus the attention scores), and the fp32 logits with their gradient."""
-    tokens = config.per_device_train_batch_size * config.max_length
+    tokens = config.per_device_train_batch_size * seq_len
     hidden = getattr(model_config, "hidden_size", 0) or getattr(model_config, "n_embd", 0)
     layers = getattr(model_config, "num_hidden_layers", 0) or getattr(model_config, "n_layer", 0)
     heads = getattr(model_config, "num_attention_heads", 1)
     vocab = getattr(model_config, "vocab_size", 0)
-    per_layer = tokens * (hidden * 17 * act_bytes + heads * config.max_length * act_bytes * 2.5)
+    per_layer = tokens * (hidden * 17 * act_bytes + heads * seq_len * act_bytes * 2.5)
     if config.gradient_checkpointing:  # only each layer's input is kept, one layer is recomputed at a time
         layer_bytes = tokens * hidden * act_bytes * layers + per_layer
     else:
@@ -64,8 +81,9 @@ def _activation_bytes(model_config, config: TrainConfig, act_bytes: int) -> floa
     return layer_bytes + tokens * vocab * 4 * 3
 
 
-def estimate_training(config: TrainConfig, device: str | None = None) -> dict:
-    """Parameters that train and a memory estimate (MB) split into weights, gradients + optimizer, activations."""
+def estimate_training(config: TrainConfig, device: str | None = None, seq_len: int | None = None) -> dict:
+    """Parameters that train and a memory estimate (MB) split into weights, gradients + optimizer, activations.
+    `seq_len` is the padded row length to assume (see typical_row_tokens); default max_length, an upper bound."""
     from trainers.models import pick_device
 
     device = device or pick_device(config.device)
@@ -82,11 +100,13 @@ def estimate_training(config: TrainConfig, device: str | None = None) -> dict:
             weights = NF4_BYTES * counts["quantizable"] + half * (total - counts["quantizable"]) + 4 * lora
         else:
             weights = half * total + 4 * lora
-    activations = _activation_bytes(model_config, config, half)
+    seq_len = min(seq_len or config.max_length, config.max_length)
+    activations = _activation_bytes(model_config, config, half, seq_len)
     overhead = CPU_RUNTIME_MB * MB if device == "cpu" else 0
     parts = {"weights_mb": weights / MB, "grads_optimizer_mb": optimizer / MB, "activations_mb": activations / MB,
              "runtime_mb": overhead / MB}
     total += 0 if config.method == "full" else lora  # PEFT adds the adapters to the model
     return {"total_params": total, "trainable_params": trainable, "trainable_pct": 100 * trainable / max(total, 1),
             "adapted_modules": counts["adapted_modules"] if config.method != "full" else 0, "device": device,
-            "bf16": bf16, **{k: round(v, 1) for k, v in parts.items()}, "total_mb": round(sum(parts.values()), 1)}
+            "bf16": bf16, "seq_len": seq_len, **{k: round(v, 1) for k, v in parts.items()},
+            "total_mb": round(sum(parts.values()), 1)}
