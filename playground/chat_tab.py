@@ -99,6 +99,7 @@ def create_chat_tab():
                                      label="Base model (resident)", scale=2, elem_id="chat-base",
                                      info="adapters load onto this base; runs trained on another base are refused")
             target = gr.Dropdown(model_targets(), value=BASE_TARGET, label="Talk to", scale=3, elem_id="chat-target",
+                                 allow_custom_value=True,
                                  info="the base, or any run with a saved adapter or checkpoint")
             refresh_btn = gr.Button("↻ runs", size="sm", scale=0, elem_id="chat-refresh")
         switch_info = gr.Markdown(elem_id="chat-switch")

@@ -69,6 +69,13 @@ def model_targets() -> list[tuple[str, str]]:
     return [("base model", BASE_TARGET)] + [(run_label(r), r["id"]) for r in usable]
 
 
+def targets_picker(elem_id: str, label: str = "Models", **kwargs) -> gr.Dropdown:
+    """A multi-select of the base and finished runs. Custom values are allowed so API clients can name runs made
+    after the page was built (the functions check every name and say which ones they cannot use)."""
+    return gr.Dropdown(model_targets(), value=[BASE_TARGET], multiselect=True, allow_custom_value=True, label=label,
+                       elem_id=elem_id, info="the base model and any finished run", **kwargs)
+
+
 def fmt_int(value) -> str:
     return f"{int(value):,}" if isinstance(value, (int, float)) else "-"
 
@@ -103,6 +110,8 @@ def compatibility_problem(hub, target: str) -> str:
         info = describe_target(target)
         if info["kind"] == "adapter":
             hub.check_base(info, target)
-    except (AdapterMismatch, ValueError, OSError) as err:
+    except (AdapterMismatch, ValueError) as err:
         return str(err)
+    except OSError:
+        return f"'{target}' is not a run with a saved model (see the Runs tab)"
     return ""

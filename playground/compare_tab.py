@@ -7,7 +7,7 @@ import time
 import gradio as gr
 
 from playground import state
-from playground.common import BASE_TARGET, compatibility_problem, escape, model_targets, notice
+from playground.common import BASE_TARGET, compatibility_problem, escape, model_targets, notice, targets_picker
 from playground.chat_tab import MAX_CHAT_CHARS
 
 
@@ -59,7 +59,7 @@ def create_compare_tab(base_model=None):
             with gr.Column(scale=2):
                 max_new = gr.Slider(8, 256, value=48, step=8, label="max new tokens", elem_id="compare-max-new")
                 run_btn = gr.Button("Compare", variant="primary", elem_id="compare-run")
-        targets = gr.CheckboxGroup(model_targets(), value=[BASE_TARGET], label="Models", elem_id="compare-targets")
+        targets = targets_picker("compare-targets")
         message = gr.Markdown(elem_id="compare-message")
         cards = gr.HTML(elem_id="compare-cards")
         with gr.Accordion("Answers as JSON", open=False):

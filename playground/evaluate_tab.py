@@ -8,7 +8,7 @@ from datetime import datetime
 import gradio as gr
 
 from playground import state
-from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice
+from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice, targets_picker
 from trainers.paths import home
 
 EXAMPLE_HEADERS = ["model", "query", "category", "variant", "kind", "score", "passed", "answer", "why"]
@@ -129,8 +129,7 @@ def create_evaluate_tab(base_model=None):
                     "held-out templates, with judge-free checks (exact answers, numbers, verifiable constraints, "
                     "code tests). Answers are cached, so re-running only generates what changed.")
         with gr.Row():
-            models = gr.CheckboxGroup(model_targets(), value=[BASE_TARGET], label="Models", scale=3,
-                                      elem_id="eval-models")
+            models = targets_picker("eval-models", scale=3)
             with gr.Column(scale=1):
                 limit = gr.Number(6, label="Queries (0 = the whole suite)", precision=0, minimum=0,
                                   elem_id="eval-limit", info="a few per category keeps a CPU run short")

@@ -9,7 +9,7 @@ from collections import Counter
 import gradio as gr
 
 from playground import state
-from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice
+from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice, targets_picker
 
 MAX_PHRASINGS = 24
 ROBUSTNESS_HEADERS = ["model", "mean score", "worst", "spread", "consistency", "flip rate", "paraphrases",
@@ -171,7 +171,7 @@ def create_paraphrase_tab(base_model=None):
                 with_templates = gr.Checkbox(True, label="Also render the first phrasing through every template "
                                                          "(training and held-out)", elem_id="para-templates")
                 max_new = gr.Slider(8, 128, value=32, step=8, label="max new tokens", elem_id="para-max-new")
-        targets = gr.CheckboxGroup(model_targets(), value=[BASE_TARGET], label="Models", elem_id="para-targets")
+        targets = targets_picker("para-targets")
         run_btn = gr.Button("Run the paraphrase test", variant="primary", elem_id="para-run")
         message = gr.Markdown(elem_id="para-message")
         plot = gr.Plot(label="Consistency heatmap", elem_id="para-heatmap")

@@ -141,7 +141,7 @@ def create_runs_tab():
         table = gr.Dataframe(headers=RUN_HEADERS, interactive=False, wrap=True, max_height=360, label="Runs",
                              elem_id="runs-table")
         with gr.Row(equal_height=True):
-            run = gr.Dropdown([], label="Run", scale=3, elem_id="runs-pick")
+            run = gr.Dropdown([], label="Run", scale=3, elem_id="runs-pick", allow_custom_value=True)
             resume_btn = gr.Button("Resume", size="sm", elem_id="runs-resume")
             export_btn = gr.Button("Export: merge LoRA into the base", size="sm", elem_id="runs-export")
             delete_btn = gr.Button("Delete", size="sm", variant="stop", elem_id="runs-delete")

@@ -274,7 +274,8 @@ def create_train_tab() -> dict:
                                   allow_custom_value=True, label="Dataset", info=help_text("dataset"),
                                   elem_id="train-dataset", scale=3)
             init_from = gr.Dropdown([("none (train on the base)", "")], value="", label="init_from",
-                                    info=help_text("init_from"), visible=False, elem_id="train-init", scale=2)
+                                    allow_custom_value=True, info=help_text("init_from"), visible=False,
+                                    elem_id="train-init", scale=2)
         fields = {}
         with gr.Accordion("Hyperparameters", open=True):
             for group in (OPTIMIZATION, DATA):

@@ -285,19 +285,26 @@ def test_chat_streams_from_the_adapter_and_switches(page):
     expect_text(page, "chat-switch", "trained on base model 'tiny'", timeout=LONG)
 
 
-def test_compare_shows_base_and_adapter_side_by_side(page):
+def test_compare_shows_base_and_adapter_side_by_side(page, app_url):
     open_tab(page, "Compare")
-    page.get_by_label("stage3-lora", exact=False).first.check()
+    choose(page, "compare-targets", "stage3-lora")
     page.locator("#compare-run").click()
     expect_text(page, "compare-message", "2 answer(s)", timeout=LONG)
     assert page.locator("#compare-cards .pg-card").count() == 2
+    # the same action from a program: a run made after the page was built is accepted by name
+    from gradio_client import Client
+
+    run_id = page.locator("#compare-cards .pg-card-title").nth(1).inner_text().strip()
+    _, answers, message = Client(app_url, verbose=False).predict("Say hi.", ["base", run_id], 8, "tiny",
+                                                                  api_name="/compare")
+    assert set(answers) == {"base", run_id}, message
 
 
 def test_paraphrase_test_grid_heatmap_and_metrics(page):
     from playwright.sync_api import expect
 
     open_tab(page, "Paraphrase test")
-    page.get_by_label("stage3-lora", exact=False).first.check()
+    choose(page, "para-targets", "stage3-lora")
     fill(page, "para-max-new", 8)
     page.locator("#para-run").click()  # the typed phrasings, scored against each model's majority answer
     expect_text(page, "para-message", "phrasings × 2 model(s)", timeout=LONG)
