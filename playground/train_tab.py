@@ -227,6 +227,8 @@ def poll(watched: str | None, seen):
         watched = active
     if not watched:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
+    if seen and seen[0] == watched and seen[2] in runs.FINISHED and active != watched:
+        return watched, seen, gr.skip(), gr.skip(), gr.skip()  # a finished run does not change: no disk reads
     try:
         record, rows = runs.read_run(watched), runs.read_metrics(watched)
         max_steps = runs.read_config(watched).get("max_steps") or 0
