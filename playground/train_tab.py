@@ -10,7 +10,8 @@ import gradio as gr
 import yaml
 
 from playground import state
-from playground.common import REPO, dataset_choices, escape, fmt_duration, fmt_int, notice, repo_relative, run_choices
+from playground.common import (REPO, dataset_choices, escape, fmt_duration, fmt_float, fmt_int, notice, repo_relative,
+                               run_choices)
 from playground.notes import PRESETS, STAGE_NOTES
 from trainers import runs
 from trainers.config import FIELDS, help_text, load_config, to_dict
@@ -211,8 +212,9 @@ def log_tail(record: dict, rows: list[dict]) -> str:
     head = f"[{record['status']}] {record['id']} · {record['stage']}/{record['method']} on {record['base_model']}"
     tail = []
     if record["status"] in runs.FINISHED:
-        tail.append(f"[{record['status']}] final loss {record.get('final_loss')}, peak "
-                    f"{record.get('peak_memory_mb')} MB, {record.get('tokens_per_second')} tokens/s")
+        tail.append(f"[{record['status']}] final loss {fmt_float(record.get('final_loss'), 4)}, peak "
+                    f"{fmt_float(record.get('peak_memory_mb'), 0)} MB, "
+                    f"{fmt_float(record.get('tokens_per_second'), 0)} tokens/s")
     if record.get("error"):
         tail.append(f"[error] {record['error']}")
     return "\n".join([head] + lines + tail)
@@ -319,8 +321,8 @@ def create_train_tab() -> dict:
     cancel_btn.click(cancel_training, None, message, api_name="cancel_training")
     timer.tick(poll, [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden",
                queue=False)
-    tab.select(lambda: (gr.update(choices=dataset_choices()),
-                        gr.update(choices=init_choices())),
-               None, [dataset, init_from], show_progress="hidden")
+    # seen=None makes the next tick redraw the chart: plotly cannot size a plot drawn while its tab was hidden
+    tab.select(lambda: (gr.update(choices=dataset_choices()), gr.update(choices=init_choices()), None),
+               None, [dataset, init_from, seen], show_progress="hidden")
     return {"tab": tab, "form": form, "cli": cli, "config_yaml": config_yaml, "attach": (attach, [watched, seen], [
         watched, seen, progress, plot, log])}

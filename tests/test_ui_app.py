@@ -250,6 +250,9 @@ def test_train_tab_runs_lora_and_shows_progress(page, browser, app_url):
 
 def test_train_tab_rejects_unknown_model(page):
     open_tab(page, "Train")
+    # a fresh page shows the process's last run, chart included (drawn once the tab is visible)
+    expect_text(page, "train-progress", "completed", timeout=LONG)
+    page.wait_for_function("document.querySelectorAll('#train-plot .scatterlayer .points path').length > 0")
     page.locator("#train-base input").first.fill("nobody/no-such-model")
     page.locator("#train-base input").first.press("Enter")
     page.locator("#train-start").click()
