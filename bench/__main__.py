@@ -57,7 +57,7 @@ def _alias_adapter(hub, run_id: str) -> None:
 
     if "alias" not in hub.loaded_adapters:
         hub.model.load_adapter(describe_target(run_id)["dir"], adapter_name="alias")
-        hub.loaded_adapters.add("alias")
+        hub.loaded_adapters["alias"] = ("", 0.0)
 
 
 if __name__ == "__main__":

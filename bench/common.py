@@ -23,7 +23,8 @@ def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "python": sys.version.split()[0],
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "python": sys.version.split()[0],
             "torch": torch.__version__}
 
 

@@ -40,7 +40,8 @@ def bench_compare(hub, targets: list[str], prompt: str, max_new_tokens: int = 48
     same = sum(batched[t] == sequential[t] for t in targets)
     emit("compare_batched_s", batched_s, "s", rows=len(targets))
     emit("compare_sequential_s", sequential_s, "s", rows=len(targets))
-    emit("compare_batched_speedup", sequential_s / batched_s, "x", target=">= 2", same_answers=f"{same}/{len(targets)}")
+    emit("compare_batched_speedup", sequential_s / batched_s, "x", target=">= 2",
+         same_answers=f"{same}/{len(targets)}")
 
 
 def bench_chat(hub, prompt: str = "Explain in three sentences why the sky is blue.", max_new_tokens: int = 64):
@@ -50,7 +51,8 @@ def bench_chat(hub, prompt: str = "Explain in three sentences why the sky is blu
     started = time.perf_counter()
     first = None
     text = ""
-    for text in stream_chat(hub, "base", [{"role": "user", "content": prompt}], max_new_tokens=max_new_tokens):
+    for partial in stream_chat(hub, "base", [{"role": "user", "content": prompt}], max_new_tokens=max_new_tokens):
+        text = partial
         if first is None:
             first = time.perf_counter() - started
     total = time.perf_counter() - started

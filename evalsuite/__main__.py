@@ -46,7 +46,7 @@ def cmd_reproduce(args) -> int:
     result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print, limit=args.limit,
                        max_new_tokens=args.max_new_tokens)
     print(f"report: {result['report_path']} ({result['seconds']:.0f} s)")
-    return 0 if result["ok"] else 1
+    return 0  # a claim that did not hold is a finding, not a failure of the command
 
 
 def cmd_validate(args) -> int:

@@ -16,6 +16,11 @@ def _score(results, model, category=None, variant=None, kind=None) -> float | No
     return mean(r["score"] for r in rows) if rows else None
 
 
+def _wrong(results, model, category) -> int:
+    return sum(not r["passed"] and bool(r["answer"].strip()) for r in results
+               if r["model"] == model and r["category"] == category)
+
+
 def _verdict(condition: bool | None) -> str:
     return "inconclusive" if condition is None else "held" if condition else "did not hold"
 
@@ -66,8 +71,8 @@ def stage_claims(report: dict, ids: dict, metrics: dict) -> list[dict]:
          f"instruction-following: base {_fmt(if_base)}, stage 1 {_fmt(if_s1)}, stage 2 {_fmt(if_s2)}",
          None if abs(if_s2 - if_base) < NOISE else if_s2 > if_base),
         ("Stage 2", "May still hallucinate",
-         f"stage 2 factual score {_fmt(_score(res, s2, 'factual'))}: below 1.0 means some factual answers are wrong",
-         _score(res, s2, "factual") < 1.0),
+         f"stage 2 answers {_wrong(res, s2, 'factual')} of the factual variants wrongly (a wrong answer stated as "
+         f"fact); holds if any is wrong", _wrong(res, s2, "factual") > 0),
     ]
     f_base, f_s2, f_lora = (_score(res, m, "factual") for m in (base, s2, lora))
     all_s2, all_lora = _score(res, s2), _score(res, lora)
@@ -103,13 +108,14 @@ def efficiency_claims(rows: list[dict]) -> list[dict]:
         ("Stage 3", "Memory usage significantly reduced",
          f"peak process memory: full {full['peak_memory_mb']:.0f} MB, LoRA {lora['peak_memory_mb']:.0f} MB "
          f"({lora['memory_pct_of_full']:.0f}%), QLoRA {qlora['peak_memory_mb']:.0f} MB "
-         f"({qlora['memory_pct_of_full']:.0f}%); the seed's table says ~10% and ~5%", qlora["memory_pct_of_full"] < 75),
+         f"({qlora['memory_pct_of_full']:.0f}%); the seed's table says ~10% and ~5%; holds if both are below 75%",
+         lora["memory_pct_of_full"] < 75 and qlora["memory_pct_of_full"] < 75),
         ("Stage 3", "Tiny adapter files for deployment",
          f"artifact on disk: full {_fmt(full['artifact_mb'], 1)} MB, LoRA {_fmt(lora['artifact_mb'], 1)} MB",
          (lora["artifact_mb"] or 0) < 0.1 * (full["artifact_mb"] or 1)),
         ("Efficiency table", "Trainable params ~2% (LoRA, QLoRA)",
-         f"LoRA {lora['trainable_pct']:.2f}%, QLoRA {qlora['trainable_pct']:.2f}% of all parameters",
-         0.5 <= lora["trainable_pct"] <= 5),
+         f"LoRA {lora['trainable_pct']:.2f}%, QLoRA {qlora['trainable_pct']:.2f}% of all parameters; holds if both "
+         f"are within 0.5-5%", all(0.5 <= r["trainable_pct"] <= 5 for r in (lora, qlora))),
         ("Efficiency table", "Training speed: LoRA and QLoRA fast, full slow",
          f"tokens/s: full {full['tokens_per_second']:.0f}, LoRA {lora['tokens_per_second']:.0f} "
          f"({lora['speed_vs_full']:.2f}x), QLoRA {qlora['tokens_per_second']:.0f} ({qlora['speed_vs_full']:.2f}x)",

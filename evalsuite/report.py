@@ -173,7 +173,7 @@ def render_html(report: dict) -> str:
     selects = "".join(
         f"<select data-col='{col}' onchange='filt()'><option value=''>all {name}</option>"
         + "".join(f"<option>{html.escape(v)}</option>" for v in vals) + "</select>"
-        for (col, vals), name in zip(options.items(), ["models", "categories", "kinds"]))
+        for (col, vals), name in zip(options.items(), ["models", "categories", "kinds"], strict=True))
     meta = html.escape(json.dumps(report.get("meta", {}), ensure_ascii=False, default=str))
     headers = ["model", "query", "category", "variant", "kind", "prompt", "answer", "check", "result", "score", "why"]
     ths = "".join(f"<th onclick='sortBy({i})'>{h}</th>" for i, h in enumerate(headers))

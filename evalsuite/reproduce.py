@@ -61,7 +61,7 @@ def reproduce(out_dir, steps: int = 0, base_model: str = "embedded", progress=No
     claims = judge_claims(report, run_ids, records, metrics, sizes)
     seconds = time.perf_counter() - started
     result = {"run_ids": run_ids, "claims": claims["claims"], "efficiency": claims["efficiency"],
-              "seconds": round(seconds, 1), "ok": True, "report_path": str(out / "claims.html"),
+              "seconds": round(seconds, 1), "report_path": str(out / "claims.html"),
               "eval_report": str(out / "eval" / "report.html")}
     (out / "claims.json").write_text(json.dumps(result, indent=2))
     (out / "claims.html").write_text(render_claims_html(result))

@@ -57,13 +57,13 @@ def test_processes_building_the_same_model_at_once_all_succeed(tiny_path, model_
     # A fresh cache that already holds the converted embedded model (tiny borrows its tokenizer), but no tiny.
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / "embedded-safetensors").symlink_to(model_cache / "embedded-safetensors")
+    (cache / "embedded-bf16").symlink_to(model_cache / "embedded-bf16")
     code = "from trainers.models import resolve_model; print(resolve_model('tiny'))"
     processes = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=cli_env(PLAYGROUND_CACHE=str(cache)),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=180) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
     assert {out.strip().splitlines()[-1] for out, _ in outputs} == {str(cache / "tiny-llama")}
-    assert sorted(p.name for p in cache.iterdir()) == ["embedded-safetensors", "tiny-llama"]  # no leftovers
+    assert sorted(p.name for p in cache.iterdir()) == ["embedded-bf16", "tiny-llama"]  # no leftovers
     assert (cache / "tiny-llama" / "model.safetensors").stat().st_size == (tiny_path / "model.safetensors").stat(
     ).st_size

@@ -42,6 +42,11 @@ def describe_target(target: str) -> dict:
     return {"kind": kind, "dir": record["artifact_dir"], "base_model": record["base_model"], "init_from": init_from}
 
 
+def _weights_mtime(folder: str) -> float:
+    path = Path(folder) / "adapter_model.safetensors"
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
 def _param_mb(model) -> float:
     return sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
 
@@ -52,7 +57,7 @@ class ModelHub:
         self.cache_mb = cache_mb or float(os.environ.get("PLAYGROUND_MODEL_CACHE_MB", "3000"))
         self.lock = threading.RLock()
         self.model = self.tokenizer = None
-        self.loaded_adapters: set[str] = set()
+        self.loaded_adapters: dict[str, tuple] = {}  # name -> (folder, mtime of the weights it was loaded from)
         self.active = BASE
         self.full_models: OrderedDict[str, tuple] = OrderedDict()
         self.last_switch_ms = 0.0
@@ -90,7 +95,7 @@ class ModelHub:
             detail = next((line for line in lines if "size mismatch" in line), lines[0] if lines else "")
             raise AdapterMismatch(f"adapter {target} does not fit the base '{self.base_name}': "
                                   f"{detail[:200]}") from None
-        self.loaded_adapters.add(target)
+        self.loaded_adapters[target] = (info["dir"], _weights_mtime(info["dir"]))
 
     def _discard_failed_adapter(self, target: str) -> None:
         """PEFT injects an adapter's layers before it loads the weights, so a failed load leaves them in the model."""
@@ -113,26 +118,47 @@ class ModelHub:
         return entry
 
     def describe(self, target: str) -> dict:
-        """Like `describe_target`, but names already loaded onto the base skip the disk read."""
-        return {"kind": "adapter"} if target in self.loaded_adapters else describe_target(target)
+        """Like `describe_target`, and also knows adapters loaded under names that are not runs."""
+        try:
+            return describe_target(target)
+        except (ValueError, OSError):
+            if target in self.loaded_adapters:
+                return {"kind": "adapter"}  # loaded under a name that is not a run (an alias)
+            raise
 
     def activate(self, target: str):
         """(model, tokenizer, switch_ms) with `target` active. Call under `hub.lock` and generate before releasing."""
         with self.lock:
             started = time.perf_counter()
+            if self._switch_loaded(target):
+                self.last_switch_ms = (time.perf_counter() - started) * 1000
+                return self.model, self.tokenizer, self.last_switch_ms
             info = self.describe(target)
             if info["kind"] == "full":
                 model, tokenizer = self._full_model(target, info)
             else:
                 model, tokenizer = self.ensure_base()
                 if info["kind"] == "adapter":
-                    if target not in self.loaded_adapters:
-                        self.load_stage_adapter(target, info)
+                    self.load_stage_adapter(target, info)
                     self.model.set_adapter(target)
                 model = self.model
             self.active = target
             self.last_switch_ms = (time.perf_counter() - started) * 1000
             return model, tokenizer, self.last_switch_ms
+
+    def _switch_loaded(self, target: str) -> bool:
+        """The hot path: an adapter already on the base is one `set_adapter` away, unless a resumed run has since
+        saved new weights under its name (then it is dropped and loaded again by the slow path)."""
+        if target not in self.loaded_adapters or self.model is None:
+            return False
+        folder, mtime = self.loaded_adapters[target]
+        if folder and _weights_mtime(folder) != mtime:
+            self.model.delete_adapter(target)
+            del self.loaded_adapters[target]
+            return False
+        self.model.set_adapter(target)
+        self.active = target
+        return True
 
     def adapters_on_base(self, targets: list[str]) -> bool:
         """True when every target can run in one batch on the resident base (the base or its adapters)."""

@@ -50,6 +50,19 @@ def _shared_run_id(config) -> str:
     return run_id
 
 
+def _stop_on_ctrl_c() -> threading.Event:
+    """First Ctrl-C: stop at the next step and save what was trained. A second one aborts (the run is `failed`)."""
+    stop = threading.Event()
+
+    def handler(*_):
+        stop.set()
+        print("\nstopping at the next step and saving; Ctrl-C again to abort", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
 def cmd_train(args) -> int:
     from trainers import runs
     from trainers.config import load_config, parse_overrides, to_dict
@@ -62,8 +75,7 @@ def cmd_train(args) -> int:
     runs.create_run(run_id, to_dict(config))
     if runs.is_writer():
         print(f"run {run_id}: {runs.run_path(run_id)}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: stop at the next step and save, not crash
+    stop = _stop_on_ctrl_c()
     bar, on_step = _progress_bar(config.max_steps)
     record = execute(config, run_id, stop, None, on_step)
     bar.close()
@@ -78,19 +90,21 @@ def _report(record: dict) -> int:
     if record["status"] == "failed":
         return _fail(f"run {record['id']} failed: {record['error']}")
     share = 100 * record["trainable_params"] / max(record["total_params"], 1)
-    print(f"{record['status']}: final loss {record['final_loss']:.4f}, {record['tokens_per_second']:.0f} tokens/s, "
+    loss = "-" if record.get("final_loss") is None else f"{record['final_loss']:.4f}"
+    print(f"{record['status']}: final loss {loss}, {record['tokens_per_second'] or 0:.0f} tokens/s, "
           f"peak {record['peak_memory_mb']:.0f} MB, trainable {record['trainable_params']:,} of "
           f"{record['total_params']:,} ({share:.2f}%)\nartifact: {record['artifact_dir']}")
     return 0
 
 
 def cmd_resume(args) -> int:
+    from trainers import runs
     from trainers.jobs import execute, prepare_resume
 
+    runs.mark_interrupted()  # a run left `running` by a crash becomes resumable
     config, checkpoint = prepare_resume(args.run_id)
     print(f"resuming {args.run_id} from {checkpoint or 'the start (no checkpoint was saved)'}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _stop_on_ctrl_c()
     bar, on_step = _progress_bar(config.max_steps)
     record = execute(config, args.run_id, stop, checkpoint, on_step)
     bar.close()
@@ -159,5 +173,5 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as err:
+    except (ValueError, OSError, RuntimeError, KeyError, TypeError) as err:
         return _fail(str(err).strip())

@@ -19,7 +19,7 @@ METHODS = ("full", "lora", "qlora")
 @dataclass
 class TrainConfig:
     stage: str = field(default="stage1", metadata={"help": "stage1 (plain SFT), stage2 (instruction), stage3 (PEFT)"})
-    method: str = field(default="full", metadata={"help": "full: all weights; lora: adapters; qlora: adapters on 4-bit"})
+    method: str = field(default="full", metadata={"help": "full: all weights; lora: adapters; qlora: on a 4-bit base"})
     base_model: str = field(default="embedded", metadata={"help": "embedded, embedded-base, tiny, a Hub id or folder"})
     init_from: str = field(default="", metadata={"help": "stage3 only: a Stage 1/2 run id or checkpoint folder"})
     dataset: str = field(default="assets/datasets/stage1_sft.jsonl", metadata={"help": "file, Hub id or saved name"})
@@ -117,10 +117,13 @@ def build_config(values: dict, overrides: dict | None = None) -> TrainConfig:
     unknown = sorted(set(merged) - set(FIELDS))
     if unknown:
         raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
-    try:
-        return TrainConfig(**{k: _coerce(k, v) for k, v in merged.items()})
-    except ValueError as err:
-        raise ValueError(str(err)) from None
+    values = {}
+    for key, value in merged.items():
+        try:
+            values[key] = _coerce(key, value)
+        except ValueError:
+            raise ValueError(f"{key}: cannot use '{value}' (expected {type(FIELDS[key].default).__name__})") from None
+    return TrainConfig(**values)
 
 
 def load_config(path, overrides: dict | None = None) -> TrainConfig:

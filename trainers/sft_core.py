@@ -12,14 +12,14 @@ from pathlib import Path
 
 from trainers import runs
 from trainers.config import TrainConfig
-from trainers.data import load_valid_rows, to_prompt_completion
+from trainers.data import DatasetError, Problem, load_valid_rows, to_prompt_completion
 from trainers.models import count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
-from trainers.paths import datasets_dir
+from trainers.paths import ASSETS, datasets_dir
 
 
 def resolve_dataset(name: str) -> str:
     """A path, a dataset saved in $PLAYGROUND_HOME/datasets (by name), or a Hub id."""
-    for candidate in (Path(name), datasets_dir() / name, datasets_dir() / f"{name}.jsonl"):
+    for candidate in (Path(name), datasets_dir() / name, datasets_dir() / f"{name}.jsonl", ASSETS.parent / name):
         if candidate.is_file():
             return str(candidate)
     return name
@@ -50,10 +50,24 @@ def use_bf16(config: TrainConfig, device: str) -> bool:
 def build_dataset(config: TrainConfig, tokenizer):
     from datasets import Dataset
 
-    fmt, records = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None, tokenizer,
-                                   config.max_length)
+    fmt, records, lines = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None, tokenizer,
+                                          config.max_length, with_lines=True)
     examples = to_prompt_completion(records, fmt, tokenizer, config.template_seed, config.randomize_templates)
+    check_rendered_length(examples, lines, tokenizer, config.max_length)
     return Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
+
+
+def check_rendered_length(examples: list[dict], lines: list[int], tokenizer, max_length: int) -> None:
+    """Rows as trained (template, system prompt and end-of-turn included) must fit max_length: neither truncated
+    (padded batches) nor trained at full length (padding-free batches) behind the user's back."""
+    too_long = []
+    for line, example in zip(lines, examples, strict=True):
+        n = len(tokenizer(example["prompt"] + example["completion"], add_special_tokens=False)["input_ids"]) + 1
+        if n > max_length:
+            too_long.append(Problem(line, "row", f"{n} tokens once rendered ({example['template']} template), "
+                                                 f"longer than max_length {max_length}"))
+    if too_long:
+        raise DatasetError(too_long, "rendered rows")
 
 
 def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):

@@ -15,7 +15,8 @@ TRAIN_TEMPLATES = {
     CHAT: None,
     "alpaca": ("### Instruction:\n{instruction}\n\n### Response:\n",
                "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"),
-    "instruction": ("Instruction: {instruction}\n\nResponse:\n", "Instruction: {instruction}\nInput: {input}\n\nResponse:\n"),
+    "instruction": ("Instruction: {instruction}\n\nResponse:\n",
+                    "Instruction: {instruction}\nInput: {input}\n\nResponse:\n"),
     "qa": ("Question: {instruction}\nAnswer:\n", "Question: {instruction}\n{input}\nAnswer:\n"),
     "task": ("Task: {instruction}\nOutput:\n", "Task: {instruction}\nData: {input}\nOutput:\n"),
     "dialogue": ("User: {instruction}\nAssistant:\n", "User: {instruction}\n{input}\nAssistant:\n"),
@@ -24,7 +25,8 @@ TRAIN_TEMPLATES = {
 HELDOUT_TEMPLATES = {
     "prompt_reply": ("PROMPT >> {instruction}\nREPLY >>\n", "PROMPT >> {instruction}\nCONTEXT >> {input}\nREPLY >>\n"),
     "inst_tags": ("[INST] {instruction} [/INST]\n", "[INST] {instruction}\n\n{input} [/INST]\n"),
-    "request": ("Request:\n{instruction}\n---\nAnswer:\n", "Request:\n{instruction}\n\nDetails:\n{input}\n---\nAnswer:\n"),
+    "request": ("Request:\n{instruction}\n---\nAnswer:\n",
+                "Request:\n{instruction}\n\nDetails:\n{input}\n---\nAnswer:\n"),
 }
 
 ALL_TEMPLATES = {**TRAIN_TEMPLATES, **HELDOUT_TEMPLATES}

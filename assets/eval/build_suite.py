@@ -27,7 +27,8 @@ ROWS = []
 def add(id, category, paraphrases, check, expected, source="written for this suite", notes=None, input=None):
     row = {"id": id, "category": category, "suite_version": SUITE_VERSION, "paraphrases": paraphrases}
     row |= {"input": input} if input else {}
-    row |= {"check": check, "expected": dict(zip(("stage1", "stage2", "stage3"), expected)), "source": source}
+    row |= {"check": check, "expected": dict(zip(("stage1", "stage2", "stage3"), expected, strict=True)),
+            "source": source}
     ROWS.append(row | ({"notes": notes} if notes else {}))
 
 
