@@ -85,10 +85,13 @@ class ModelHub:
 
         self.check_base(info, target)
         try:
+            # adapters in the base's dtype: PEFT's default upcast to fp32 adds a cast around every LoRA layer per
+            # token, which dominates per-row mixed-adapter batches on a CPU
             if isinstance(self.model, PeftModel):
-                self.model.load_adapter(info["dir"], adapter_name=target)
+                self.model.load_adapter(info["dir"], adapter_name=target, autocast_adapter_dtype=False)
             else:
-                self.model = PeftModel.from_pretrained(self.model, info["dir"], adapter_name=target).eval()
+                self.model = PeftModel.from_pretrained(self.model, info["dir"], adapter_name=target,
+                                                       autocast_adapter_dtype=False).eval()
         except (RuntimeError, ValueError) as err:  # shape mismatches surface here
             self._discard_failed_adapter(target)
             lines = [line.strip() for line in str(err).splitlines() if line.strip()]
