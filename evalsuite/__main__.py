@@ -43,7 +43,7 @@ class _NoTokenizer:
 def cmd_reproduce(args) -> int:
     from evalsuite.reproduce import reproduce
 
-    result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print, limit=args.limit,
+    result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print, limit=args.limit or None,
                        max_new_tokens=args.max_new_tokens)
     print(f"report: {result['report_path']} ({result['seconds']:.0f} s)")
     return 0  # a claim that did not hold is a finding, not a failure of the command
@@ -77,8 +77,8 @@ def main(argv=None) -> int:
     rep.add_argument("--out", default="outputs/reproduce")
     rep.add_argument("--steps", type=int, default=0, help="override the preset's steps (0 = the reproduce preset)")
     rep.add_argument("--base-model", default="embedded")
-    rep.add_argument("--limit", type=int, help="about N suite queries (default: all)")
-    rep.add_argument("--max-new-tokens", type=int, default=48)
+    rep.add_argument("--limit", type=int, default=36, help="about N suite queries, spread over categories (0 = all)")
+    rep.add_argument("--max-new-tokens", type=int, default=40)
     rep.set_defaults(func=cmd_reproduce)
     val = sub.add_parser("validate", help="check the suite file")
     val.add_argument("path", nargs="?")
