@@ -43,8 +43,8 @@ class _NoTokenizer:
 def cmd_reproduce(args) -> int:
     from evalsuite.reproduce import reproduce
 
-    result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print, limit=args.limit or None,
-                       max_new_tokens=args.max_new_tokens)
+    result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print,
+                       limit=args.limit or None, max_new_tokens=args.max_new_tokens)
     print(f"report: {result['report_path']} ({result['seconds']:.0f} s)")
     return 0  # a claim that did not hold is a finding, not a failure of the command
 
