@@ -23,7 +23,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before any test module imports huggingface
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # Settings that keep a tiny-model run to a few seconds on 2 shared cores.
-TINY = {"base_model": "tiny", "max_length": 64, "per_device_train_batch_size": 2, "save_steps": 0}
+TINY = {"base_model": "tiny", "max_length": 128, "per_device_train_batch_size": 2, "save_steps": 0}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -136,3 +136,26 @@ def test_validate_cli_rejects_the_wrong_format(run_cli):
     result = run_cli("validate", "assets/datasets/stage1_sft.jsonl", "--format", "stage2", timeout=60)
     assert result.returncode == 1
     assert re.match(r"line 1: instruction: missing required field", result.stdout)
+
+
+def test_rows_are_measured_as_trained_template_and_system_prompt_included(tiny_config, write_jsonl, tiny_tokenizer):
+    """A row that fits max_length as raw text but not once rendered through the chat template is refused, by line."""
+    from trainers.jobs import preflight
+
+    short = {"prompt": "Name a colour.", "output": "red"}
+    raw_words = " ".join(["word"] * 30)
+    long_once_rendered = {"prompt": raw_words, "output": "ok"}
+    from trainers.templates import CHAT, render_with_template
+
+    def rendered(row):
+        text = render_with_template(CHAT, row["prompt"], "", tiny_tokenizer) + row["output"]
+        return len(tiny_tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
+
+    raw_tokens = len(tiny_tokenizer(raw_words + " ok", add_special_tokens=False)["input_ids"])
+    limit = rendered(long_once_rendered) - 1
+    assert raw_tokens < limit and rendered(short) <= limit  # the raw check alone would pass both rows
+    path = write_jsonl([short, long_once_rendered])
+    with pytest.raises(DatasetError) as caught:
+        preflight(tiny_config("stage1_sft.yaml", dataset=str(path), max_length=limit))
+    assert [(p.line, p.field) for p in caught.value.problems] == [(2, "row")]
+    assert "once rendered" in caught.value.problems[0].problem

@@ -27,7 +27,7 @@ def test_torchrun_two_ranks_train_one_shared_model(write_jsonl, playground_home,
 
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "trainers", "train", "assets/configs/stage1_sft.yaml", "--set", "base_model=tiny",
-               "--set", "max_steps=3", "--set", "max_length=64", "--set", "per_device_train_batch_size=2",
+               "--set", "max_steps=3", "--set", "max_length=128", "--set", "per_device_train_batch_size=2",
                "--set", "save_steps=0", "--set", f"dataset={data}"]
     result = subprocess.run(command, cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]

@@ -344,7 +344,7 @@ def test_cancel_resume_and_delete_a_run(page):
     page.get_by_label("3 · LoRA (adapters)").check()
     expect_text(page, "train-estimate", "trainable parameters", timeout=LONG)
     choose(page, "train-dataset", "saved: ui_set")
-    for name, value in (("max_steps", 500), ("per_device_train_batch_size", 2), ("max_length", 64),
+    for name, value in (("max_steps", 500), ("per_device_train_batch_size", 2), ("max_length", 128),
                         ("save_steps", 0), ("run_name", "cancel-me")):
         fill(page, f"train-{name}", value)
     page.locator("#train-start").click()

@@ -53,11 +53,11 @@ def build_dataset(config: TrainConfig, tokenizer):
     fmt, records, lines = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None, tokenizer,
                                           config.max_length, with_lines=True)
     examples = to_prompt_completion(records, fmt, tokenizer, config.template_seed, config.randomize_templates)
-    check_rendered_length(examples, lines, tokenizer, config.max_length)
+    check_rendered_length(examples, lines, tokenizer, config.max_length, config.dataset)
     return Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
 
 
-def check_rendered_length(examples: list[dict], lines: list[int], tokenizer, max_length: int) -> None:
+def check_rendered_length(examples: list[dict], lines: list[int], tokenizer, max_length: int, source: str) -> None:
     """Rows as trained (template, system prompt and end-of-turn included) must fit max_length: neither truncated
     (padded batches) nor trained at full length (padding-free batches) behind the user's back."""
     too_long = []
@@ -67,7 +67,7 @@ def check_rendered_length(examples: list[dict], lines: list[int], tokenizer, max
             too_long.append(Problem(line, "row", f"{n} tokens once rendered ({example['template']} template), "
                                                  f"longer than max_length {max_length}"))
     if too_long:
-        raise DatasetError(too_long, "rendered rows")
+        raise DatasetError(too_long, source)
 
 
 def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):
