@@ -56,7 +56,7 @@ def _alias_adapter(hub, run_id: str) -> None:
     from trainers.adapters import describe_target
 
     if "alias" not in hub.loaded_adapters:
-        hub.model.load_adapter(describe_target(run_id)["dir"], adapter_name="alias", autocast_adapter_dtype=False)
+        hub.model.load_adapter(describe_target(run_id)["dir"], adapter_name="alias")
         hub.loaded_adapters["alias"] = ("", 0.0)
 
 

@@ -18,7 +18,7 @@ from conftest import REPO, cli_env
 from trainers.runs import RUN_KEYS
 
 METRIC_KEYS = {"step", "loss", "learning_rate", "grad_norm", "tokens_per_second", "elapsed_s"}
-TINY_SETS = ["--set", "base_model=tiny", "--set", "max_length=64", "--set", "per_device_train_batch_size=2"]
+TINY_SETS = ["--set", "base_model=tiny", "--set", "max_length=128", "--set", "per_device_train_batch_size=2"]
 
 
 def run_dirs(home: Path) -> list[Path]:

@@ -85,13 +85,10 @@ class ModelHub:
 
         self.check_base(info, target)
         try:
-            # adapters in the base's dtype: PEFT's default upcast to fp32 adds a cast around every LoRA layer per
-            # token, which dominates per-row mixed-adapter batches on a CPU
             if isinstance(self.model, PeftModel):
-                self.model.load_adapter(info["dir"], adapter_name=target, autocast_adapter_dtype=False)
+                self.model.load_adapter(info["dir"], adapter_name=target)
             else:
-                self.model = PeftModel.from_pretrained(self.model, info["dir"], adapter_name=target,
-                                                       autocast_adapter_dtype=False).eval()
+                self.model = PeftModel.from_pretrained(self.model, info["dir"], adapter_name=target).eval()
         except (RuntimeError, ValueError) as err:  # shape mismatches surface here
             self._discard_failed_adapter(target)
             lines = [line.strip() for line in str(err).splitlines() if line.strip()]

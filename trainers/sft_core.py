@@ -86,12 +86,8 @@ def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):
         padding_free=config.padding_free and not config.packing, completion_only_loss=True, report_to="none",
         seed=config.seed, data_seed=config.seed, gradient_checkpointing=config.gradient_checkpointing,
         use_cpu=device == "cpu", disable_tqdm=True, dataloader_num_workers=0, save_only_model=False,
-        # the Trainer counts each trained batch, summed over ranks; without an attention mask (padding-free) it counts
-        # tokens that are not the pad id, which also skips real end-of-turn tokens: an undercount, never an overcount
-        include_num_input_tokens_seen="non_padding",
-        # Padding-free rows change length every step and oneDNN builds kernels per shape on CPU; rounding the row up
-        # to a multiple of 64 keeps the set of shapes small. The pad is a separate masked sequence, loss unchanged.
-        pad_to_multiple_of=64 if config.padding_free and not config.packing and device == "cpu" else None,
+        # the Trainer counts the tokens of each trained batch, summed over ranks; padding-free rows carry no pads
+        include_num_input_tokens_seen="all" if config.packing or config.padding_free else "non_padding",
     )
 
 
