@@ -66,7 +66,9 @@ def _warm_up(base_model: str) -> None:
 
         quiet_libraries()
         _status["device"] = pick_device()
-        runs.mark_interrupted()  # runs a dead process left `running` become resumable
+        from trainers.jobs import RUNNER
+
+        runs.mark_interrupted({RUNNER.active()})  # runs a dead process left `running` become resumable
         _status["warm"] = f"loading {base_model}"
         get_hub(base_model).ensure_base()
         _status["warm"] = f"{base_model} loaded"
