@@ -110,10 +110,9 @@ def run_eval(models: list[str], out_dir=None, base_model: str = "embedded", limi
              hub: ModelHub | None = None, use_cache: bool = True) -> dict:
     """Evaluate each target ("base" or a run id) on the suite; writes report.json/csv/html when `out_dir` is set."""
     queries = load_suite()
-    queries = queries[:limit] if limit else queries
     if limit:  # keep every category represented in a short run
         by_cat = {}
-        for q in load_suite():
+        for q in queries:
             by_cat.setdefault(q.category, []).append(q)
         per = max(1, limit // len(by_cat))
         queries = [q for qs in by_cat.values() for q in qs[:per]]
