@@ -66,7 +66,7 @@ def _stop_on_ctrl_c() -> threading.Event:
 def cmd_train(args) -> int:
     from trainers import runs
     from trainers.config import load_config, parse_overrides, to_dict
-    from trainers.jobs import execute, preflight
+    from trainers.jobs import preflight
 
     config = load_config(args.config, parse_overrides(args.set))
     preflight(config)
@@ -75,9 +75,16 @@ def cmd_train(args) -> int:
     runs.create_run(run_id, to_dict(config))
     if runs.is_writer():
         print(f"run {run_id}: {runs.run_path(run_id)}", flush=True)
+    return _execute_and_report(config, run_id, None)
+
+
+def _execute_and_report(config, run_id: str, checkpoint: str | None) -> int:
+    """Train in the foreground with a progress bar and Ctrl-C handling, then print the run's numbers."""
+    from trainers.jobs import execute
+
     stop = _stop_on_ctrl_c()
     bar, on_step = _progress_bar(config.max_steps)
-    record = execute(config, run_id, stop, None, on_step)
+    record = execute(config, run_id, stop, checkpoint, on_step)
     bar.close()
     return _report(record)
 
@@ -99,16 +106,12 @@ def _report(record: dict) -> int:
 
 def cmd_resume(args) -> int:
     from trainers import runs
-    from trainers.jobs import execute, prepare_resume
+    from trainers.jobs import prepare_resume
 
     runs.mark_interrupted()  # a run left `running` by a crash becomes resumable
     config, checkpoint = prepare_resume(args.run_id)
     print(f"resuming {args.run_id} from {checkpoint or 'the start (no checkpoint was saved)'}", flush=True)
-    stop = _stop_on_ctrl_c()
-    bar, on_step = _progress_bar(config.max_steps)
-    record = execute(config, args.run_id, stop, checkpoint, on_step)
-    bar.close()
-    return _report(record)
+    return _execute_and_report(config, args.run_id, checkpoint)
 
 
 def cmd_validate(args) -> int:
