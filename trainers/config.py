@@ -38,6 +38,8 @@ class TrainConfig:
     gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for activation memory"})
     packing: bool = field(default=False, metadata={"help": "pack examples into full rows (BFD), no padding"})
     padding_free: bool = field(default=False, metadata={"help": "flatten each batch into one row, no padding"})
+    compact_head: bool = field(default=True, metadata={
+        "help": "project only labelled positions onto the vocabulary (TRL does so on CUDA; off = TRL's CPU head)"})
     bf16: str = field(default="auto", metadata={"help": "auto (bf16 on GPUs and CPUs with native bf16), true, false"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scale numerator (scale = alpha / r)"})

@@ -99,6 +99,7 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, stop_event: th
     from trl import SFTTrainer
 
     from trainers.callbacks import MetricsCallback, PeakMemory
+    from trainers.compact_loss import CompactHeadSFTTrainer
 
     run_dir = runs.run_path(run_id)
     device = pick_device(config.device)
@@ -116,8 +117,9 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, stop_event: th
         model.config.use_cache = False
         trainable, total = count_parameters(model)
         runs.update_run(run_id, trainable_params=trainable, total_params=total)
-        trainer = SFTTrainer(model=model, args=sft_args(config, run_dir, device, bf16), train_dataset=dataset,
-                             processing_class=tokenizer)
+        trainer_class = CompactHeadSFTTrainer if config.compact_head else SFTTrainer
+        trainer = trainer_class(model=model, args=sft_args(config, run_dir, device, bf16), train_dataset=dataset,
+                              processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them
         callback = MetricsCallback(run_id, stop_event, on_step)
         trainer.add_callback(callback)
