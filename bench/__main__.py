@@ -47,7 +47,9 @@ def main() -> None:
     if "compare" in parts:
         # three stages on one base: the two trained adapters and the first again under a second name
         _alias_adapter(hub, adapters[0])
-        inference.bench_compare(hub, ["base", *adapters, "alias"], "Convert 3 km to m.")
+        # an open question, so every stage answers at length: a batch lasts as long as its longest answer, and
+        # next to one long answer, three 5-token ones gain little from sharing it (measured: 1.3x)
+        inference.bench_compare(hub, ["base", *adapters, "alias"], "Explain in three sentences why the sky is blue.")
     if "eval" in parts:
         inference.bench_eval(hub, targets[:4], limit=12 if args.quick else None)
 

@@ -38,10 +38,11 @@ def bench_compare(hub, targets: list[str], prompt: str, max_new_tokens: int = 48
     sequential = compare(hub, prompt, targets, max_new_tokens, batched=False)
     sequential_s = time.perf_counter() - started
     same = sum(batched[t] == sequential[t] for t in targets)
+    lengths = [len(hub.tokenizer(sequential[t], add_special_tokens=False)["input_ids"]) for t in targets]
     emit("compare_batched_s", batched_s, "s", rows=len(targets))
     emit("compare_sequential_s", sequential_s, "s", rows=len(targets))
     emit("compare_batched_speedup", sequential_s / batched_s, "x", target=">= 2",
-         same_answers=f"{same}/{len(targets)}")
+         same_answers=f"{same}/{len(targets)}", answer_tokens=lengths)
 
 
 def bench_chat(hub, prompt: str = "Explain in three sentences why the sky is blue.", max_new_tokens: int = 64):

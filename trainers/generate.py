@@ -5,13 +5,15 @@
     by_stage = compare(hub, "Convert 2 km to m.", ["base", run_a, run_b])
 
 Batches are left-padded so every row's next token sits at the last position; greedy unless temperature > 0.
-`adapter_names=` (PEFT mixed-batch inference) lets one forward pass serve the base and several adapters.
+One forward pass serves the base and several adapters: their LoRA updates are stacked per row (stacked_lora.py),
+or PEFT's mixed-batch `adapter_names=` for adapters that cannot be stacked.
 """
 
 import threading
 from contextlib import nullcontext
 
 from trainers.adapters import BASE
+from trainers.stacked_lora import stacked_adapters
 from trainers.templates import render_chat
 
 PEFT_BASE_ROW = "__base__"  # PEFT's name for "no adapter" in a mixed batch
@@ -108,9 +110,10 @@ def compare(hub, prompt: str, targets: list[str], max_new_tokens: int = 64, syst
                 hub.activate(target)  # loads the adapter once
         text = chat_prompt(hub.tokenizer, [{"role": "user", "content": prompt}], system)
         if batched and len(on_base) > 1 and any(t != BASE for t in on_base):
-            names = [PEFT_BASE_ROW if t == BASE else t for t in on_base]
-            outs = generate_batch(hub.model, hub.tokenizer, [text] * len(on_base), max_new_tokens,
-                                  adapter_names=names)
+            with stacked_adapters(hub.model, [None if t == BASE else t for t in on_base]) as stacked:
+                names = None if stacked else [PEFT_BASE_ROW if t == BASE else t for t in on_base]
+                outs = generate_batch(hub.model, hub.tokenizer, [text] * len(on_base), max_new_tokens,
+                                      adapter_names=names)
             answers.update(zip(on_base, outs, strict=True))
         else:
             for target in on_base:
