@@ -4,8 +4,9 @@ PEFT's mixed-batch inference (`adapter_names=`) loops over the adapters inside e
 cast, two matmuls, scale, add back, ~10 small ops per adapter per layer. For three adapters on SmolLM2 that is
 ~6,000 ops per generated token, which on a CPU costs more than the base model's own forward. Here the base runs with
 its adapters switched off and a forward hook on each LoRA layer adds every row's update at once:
-`x @ A_row^T @ B_row^T * scale_row`, with zeros for rows without an adapter. The arithmetic is PEFT's (adapter
-dtype, then cast to the layer's output dtype and added), so greedy answers match one-by-one generation.
+`x @ A_row^T @ B_row^T * scale_row`, with zeros for rows without an adapter. The arithmetic is that of PEFT's
+single-adapter forward (update in the adapter dtype, added, rounded once to the layer's dtype), so a row gets the
+logits of generating alone, up to the batch-size noise of bf16 matmuls.
 
     with stacked_adapters(peft_model, [None, "run-a", "run-b"]):   # rows: base, run-a, run-b
         model.generate(**batch)
@@ -45,7 +46,9 @@ def _add_rows_update(stack):
 
     def hook(_module, args, output):
         x = args[0].to(a_t.dtype)
-        return output + (torch.bmm(torch.bmm(x, a_t), b_t) * scale).to(output.dtype)
+        # summed in the adapter dtype, then rounded once, as PEFT does for a single active adapter (PEFT's own
+        # mixed batches round the update first, which changes greedy answers within a few tokens)
+        return (output + torch.bmm(torch.bmm(x, a_t), b_t) * scale).to(output.dtype)
 
     return hook
 
