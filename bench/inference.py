@@ -49,7 +49,8 @@ def bench_compare(hub, targets: list[str], prompt: str, max_new_tokens: int = 48
 
 def _common_prefix_tokens(tokenizer, a: str, b: str) -> int:
     ids_a, ids_b = (tokenizer(text, add_special_tokens=False)["input_ids"] for text in (a, b))
-    return next((i for i, (x, y) in enumerate(zip(ids_a, ids_b)) if x != y), min(len(ids_a), len(ids_b)))
+    return next((i for i, (x, y) in enumerate(zip(ids_a, ids_b, strict=False)) if x != y),
+                min(len(ids_a), len(ids_b)))
 
 
 def bench_chat(hub, prompt: str = "Explain in three sentences why the sky is blue.", max_new_tokens: int = 64):
