@@ -61,7 +61,8 @@ class ModelHub:
         self.active = BASE
         self.full_models: OrderedDict[str, tuple] = OrderedDict()
         self.last_switch_ms = 0.0
-        self._switchable: tuple = ((), None)  # (adapter names it was built for, LoRA layers, or None: use PEFT's)
+        # (model, adapter names) the LoRA layer list was built for, and the list (None: switch the PEFT way)
+        self._switchable: tuple = (None, (), None)
 
     def ensure_base(self):
         with self.lock:
@@ -168,12 +169,12 @@ class ModelHub:
         from peft.tuners.tuners_utils import BaseTunerLayer
         from peft.utils.other import AuxiliaryTrainingWrapper
 
-        names, layers = self._switchable
-        if names != tuple(self.model.peft_config):
+        model, names, layers = self._switchable
+        if model is not self.model or names != tuple(self.model.peft_config):
             modules = list(self.model.modules())
             layers = None if any(isinstance(m, AuxiliaryTrainingWrapper) for m in modules) else [
                 m for m in modules if isinstance(m, BaseTunerLayer)]
-            self._switchable = names, layers = tuple(self.model.peft_config), layers
+            self._switchable = self.model, tuple(self.model.peft_config), layers
         if layers is None or self.model.peft_config[target].is_prompt_learning or any(x.merged for x in layers):
             self.model.set_adapter(target)  # extra trained modules, prompt tuning or merged weights: PEFT's way
             return
