@@ -17,7 +17,7 @@ MAX_KEPT_LOGITS = 32 * 2**20  # positions x vocab: ~64 MB of bf16 logits, in the
 
 class CompactHeadSFTTrainer(SFTTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        keep = self._labelled_positions(model, inputs, return_outputs)
+        keep = self._labelled_positions(inputs, return_outputs)
         if keep is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         import torch
@@ -26,7 +26,8 @@ class CompactHeadSFTTrainer(SFTTrainer):
         labels = inputs["labels"]
         targets = labels[:, 1:][keep[:, :-1]]
         logits = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False,
-                       logits_to_keep=keep).logits.reshape(-1, self._vocab_size())
+                       logits_to_keep=keep).logits
+        logits = logits.reshape(-1, logits.shape[-1])
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         token_log_probs = log_probs.gather(-1, targets[:, None]).squeeze(-1)
         divisor = targets.numel() if num_items_in_batch is None else num_items_in_batch
@@ -39,7 +40,7 @@ class CompactHeadSFTTrainer(SFTTrainer):
         self._log_metrics(mode, inputs, targets.numel(), entropy.sum(), correct.sum())
         return loss
 
-    def _labelled_positions(self, model, inputs, return_outputs):
+    def _labelled_positions(self, inputs, return_outputs):
         """A (batch, seq) mask of positions whose next token is a label, or None where TRL's own path applies."""
         import torch
 
