@@ -14,28 +14,11 @@ import traceback
 
 from trainers import runs
 from trainers.config import TrainConfig, build_config, to_dict
-from trainers.models import load_tokenizer
-from trainers.sft_core import base_for, build_dataset
+from trainers.stages import preflight, train_stage
 
 
 class JobBusy(RuntimeError):
     """A second training start while one runs."""
-
-
-def stage_function(config: TrainConfig):
-    from trainers.stage1_sft import train_stage1
-    from trainers.stage2_instruction import train_stage2
-    from trainers.stage3_lora import train_stage3
-
-    return {"stage1": train_stage1, "stage2": train_stage2, "stage3": train_stage3}[config.stage]
-
-
-def preflight(config: TrainConfig) -> None:
-    """Everything that can be checked before a run directory exists: bad values, bad models, bad rows."""
-    problems = config.validate()
-    if problems:
-        raise ValueError("invalid config: " + "; ".join(problems))
-    build_dataset(config, load_tokenizer(base_for(config)))
 
 
 def execute(config: TrainConfig, run_id: str, stop_event: threading.Event | None = None,
@@ -46,7 +29,7 @@ def execute(config: TrainConfig, run_id: str, stop_event: threading.Event | None
     runs.update_run(run_id, status="running", started_at=started_at or runs.now_iso(), ended_at=None, error="",
                     pid=os.getpid())
     try:
-        result = stage_function(config)(config, run_id, stop_event, resume_from, on_step)
+        result = train_stage(config, run_id, stop_event, resume_from, on_step)
     except BaseException as err:  # KeyboardInterrupt included: the record must not stay `running`
         message = f"{err.__class__.__name__}: {err}".strip()
         runs.update_run(run_id, status="failed", error=message, ended_at=runs.now_iso())
