@@ -1,5 +1,5 @@
 """python -m evalsuite run [--base] [--runs ID ...] [--limit N] [--run-code] --out DIR
-python -m evalsuite reproduce [--out DIR] [--steps N]
+python -m evalsuite reproduce [--out DIR] [--steps N] [--resume JOB_ID]
 python -m evalsuite validate [PATH]"""
 
 import argparse
@@ -41,12 +41,54 @@ class _NoTokenizer:
 
 
 def cmd_reproduce(args) -> int:
-    from evalsuite.reproduce import reproduce
+    from evalsuite.reproduce import reproduce_phases
+    from trainers import jobs
+    from trainers.job_queue import supervise
 
-    result = reproduce(args.out, steps=args.steps, base_model=args.base_model, progress=print,
-                       limit=args.limit or None, max_new_tokens=args.max_new_tokens)
-    print(f"report: {result['report_path']} ({result['seconds']:.0f} s)")
+    jobs.mark_dead_jobs()
+    if args.resume:
+        record = jobs.read_job(args.resume)
+        if record["kind"] != "reproduce" or record["status"] not in ("interrupted", "failed", "cancelled"):
+            print(f"error: job {args.resume} is a {record['kind']} job, {record['status']}; only an interrupted, "
+                  "failed or cancelled reproduce job resumes", file=sys.stderr)
+            return 1
+        (jobs.job_path(args.resume) / "cancel").unlink(missing_ok=True)
+        job_id = args.resume
+    else:
+        phases = reproduce_phases(args.out, args.base_model, args.steps, args.limit or None, args.max_new_tokens)
+        job_id = jobs.create_job("reproduce", phases, owner="cli", title=f"reproduce on {args.base_model}")["id"]
+    print(f"job {job_id}: {jobs.job_path(job_id)} (resume with --resume {job_id})", flush=True)
+
+    def on_phase(index, phase):
+        print(f"[{index + 1}/{len(jobs.read_job(job_id)['phases'])}] {phase['name']}", flush=True)
+
+    record = supervise(job_id, local_stop=_stop_on_ctrl_c(), on_phase=on_phase)
+    if record["status"] != "completed":
+        print(f"error: reproduce {record['status']}: {record['error']}", file=sys.stderr)
+        return 1
+    print(f"report: {record['result']['report_path']} ({_job_seconds(record):.0f} s)")
     return 0  # a claim that did not hold is a finding, not a failure of the command
+
+
+def _job_seconds(record: dict) -> float:
+    from trainers.runs import duration_s
+
+    return duration_s(record) or 0.0
+
+
+def _stop_on_ctrl_c():
+    """Ctrl-C asks the running phase to stop (a training saves what it trained); the job can be resumed."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def handler(*_):
+        stop.set()
+        print("\nstopping the current phase; resume later with --resume", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+    return stop
 
 
 def cmd_validate(args) -> int:
@@ -79,6 +121,7 @@ def main(argv=None) -> int:
     rep.add_argument("--base-model", default="embedded")
     rep.add_argument("--limit", type=int, default=36, help="about N suite queries, spread over categories (0 = all)")
     rep.add_argument("--max-new-tokens", type=int, default=40)
+    rep.add_argument("--resume", metavar="JOB_ID", help="continue an interrupted reproduce job")
     rep.set_defaults(func=cmd_reproduce)
     val = sub.add_parser("validate", help="check the suite file")
     val.add_argument("path", nargs="?")

@@ -3,68 +3,82 @@ state for each claim in the seed's "Expected Behavior" lists and its efficiency 
 whether it held.
 
     python -m evalsuite reproduce --out outputs/reproduce          # embedded model, CPU, short presets
+    python -m evalsuite reproduce --resume JOB_ID                  # continue; finished phases are not redone
 
-Each stage trains in its own process (`python -m trainers train`), so each run's peak memory is its own.
+It is one job (trainers/jobs.py) of six phases: train stage 1, stage 2, LoRA, QLoRA, evaluate, judge. Each phase
+runs in its own worker process, so each run's peak memory is its own; the app queues the same job.
 A claim that does not hold is reported as not holding, with the numbers.
 """
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from evalsuite.claims import judge_claims, render_claims_html
-from evalsuite.runner import run_eval
-from trainers import runs
+from trainers import jobs, runs
+from trainers.config import load_config, to_dict
 from trainers.paths import CONFIGS
 
-STAGES = {  # name -> (config, overrides for the short preset)
+REPRODUCE_STAGES = {  # phase name -> (stage config, overrides on top of the short preset)
     "stage1": ("stage1_sft.yaml", {}),
     "stage2": ("stage2_instruction.yaml", {}),
     "lora": ("stage3_lora.yaml", {}),
     "qlora": ("stage3_qlora.yaml", {}),
 }
 PRESET = {"max_steps": 40, "save_steps": 0, "max_length": 128}
+DEFAULT_LIMIT = 36  # suite queries, spread over the categories; on 2 CPU cores the whole suite outlasts training
 
 
-def train_stage(name: str, base_model: str, steps: int, log) -> str:
-    config, extra = STAGES[name]
+def stage_config(name: str, base_model: str, steps: int = 0) -> dict:
+    config_file, extra = REPRODUCE_STAGES[name]
     overrides = {**PRESET, **extra, "base_model": base_model, "run_name": f"reproduce-{name}"}
     if steps:
         overrides["max_steps"] = steps
-    args = [sys.executable, "-m", "trainers", "train", str(CONFIGS / config)]
-    for key, value in overrides.items():
-        args += ["--set", f"{key}={value}"]
-    log(f"training {name}: {' '.join(args[3:])}")
-    proc = subprocess.run(args, capture_output=True, text=True, env=os.environ.copy())
-    run_id = next((line.split()[1].rstrip(":") for line in proc.stdout.splitlines() if line.startswith("run ")), None)
-    if proc.returncode != 0 or run_id is None:
-        raise RuntimeError(f"{name} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
-    return run_id
+    return to_dict(load_config(CONFIGS / config_file, overrides))
 
 
-def reproduce(out_dir, steps: int = 0, base_model: str = "embedded", progress=None, limit: int | None = 36,
-              max_new_tokens: int = 40) -> dict:
-    """Train the four stages and judge the claims. The evaluation takes 6 queries per category by default (on 2 CPU
-    cores the whole suite over five models takes longer than all the training); `limit=None` runs all of it."""
-    log = progress or (lambda message: None)
-    started = time.perf_counter()
+def reproduce_phases(out_dir, base_model: str = "embedded", steps: int = 0, limit: int | None = DEFAULT_LIMIT,
+                     max_new_tokens: int = 40) -> list[dict]:
+    """The job's phases. Every config is resolved now, so a bad preset is refused before anything is queued."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    run_ids = {name: train_stage(name, base_model, steps, log) for name in STAGES}
-    log("evaluating base + " + ", ".join(run_ids.values()))
-    report = run_eval(["base", *run_ids.values()], out / "eval", base_model=base_model, limit=limit,
-                      max_new_tokens=max_new_tokens)
+    phases = [jobs.phase(f"train {name}", "train", config=stage_config(name, base_model, steps), label=name)
+              for name in REPRODUCE_STAGES]
+    phases.append(jobs.phase("evaluate", "eval", models=None, out_dir=str(out / "eval"), base_model=base_model,
+                             limit=limit, max_new_tokens=max_new_tokens))
+    phases.append(jobs.phase("judge", "judge", out_dir=str(out)))
+    return phases
+
+
+def submit_reproduce(out_dir, base_model: str = "embedded", steps: int = 0, limit: int | None = DEFAULT_LIMIT,
+                     max_new_tokens: int = 40, owner: str = "local", queue=None) -> dict:
+    from trainers.job_queue import QUEUE
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    phases = reproduce_phases(out_dir, base_model, steps, limit, max_new_tokens)
+    return (queue or QUEUE).submit("reproduce", phases, owner=owner, title=f"reproduce the seed on {base_model}")
+
+
+def trained_run_ids(record: dict) -> dict[str, str]:
+    """{stage label: run id} of the job's finished training phases."""
+    return {p["spec"]["label"]: p["result"]["run_id"] for p in record["phases"]
+            if p["kind"] == "train" and p["status"] == "completed" and p.get("result")}
+
+
+def judge(spec: dict, ctx) -> dict:
+    """The judge phase: read the runs and the evaluation the earlier phases left, write claims.json / .html."""
+    from evalsuite.claims import judge_claims, render_claims_html
+
+    record = jobs.read_job(ctx.job_id)
+    run_ids = trained_run_ids(record)
+    evaluation = next(p for p in record["phases"] if p["kind"] == "eval")
+    report = json.loads(Path(evaluation["result"]["report"]).read_text())
     records = {name: runs.read_run(rid) for name, rid in run_ids.items()}
     metrics = {name: runs.read_metrics(rid) for name, rid in run_ids.items()}
     sizes = {name: runs.artifact_size_mb(rid) for name, rid in run_ids.items()}
     claims = judge_claims(report, run_ids, records, metrics, sizes)
-    seconds = time.perf_counter() - started
+    out = Path(spec["out_dir"])
     result = {"run_ids": run_ids, "claims": claims["claims"], "efficiency": claims["efficiency"],
-              "seconds": round(seconds, 1), "report_path": str(out / "claims.html"),
-              "eval_report": str(out / "eval" / "report.html")}
+              "seconds": runs.duration_s({"started_at": record["started_at"], "ended_at": runs.now_iso()}),
+              "report_path": str(out / "claims.html"), "eval_report": str(out / "eval" / "report.html")}
     (out / "claims.json").write_text(json.dumps(result, indent=2))
     (out / "claims.html").write_text(render_claims_html(result))
-    return result
+    return {"claims": str(out / "claims.json"), "report_path": result["report_path"],
+            "eval_report": result["eval_report"], "run_ids": run_ids}

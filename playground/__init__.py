@@ -37,7 +37,8 @@ CSS = """
 # The actions other programs (gradio_client, tests, benchmarks) may call; every other event is UI plumbing and is
 # kept out of the API page.
 PUBLIC_APIS = {"start_training", "cancel_training", "estimate_training", "resume_run", "export_run", "delete_run",
-               "switch_model", "chat", "compare", "paraphrase_test", "run_eval", "reproduce_seed"}
+               "switch_model", "chat", "compare", "paraphrase_test", "run_eval", "reproduce_seed", "cancel_job",
+               "resume_job"}
 
 
 def build_app() -> gr.Blocks:
@@ -50,9 +51,9 @@ def build_app() -> gr.Blocks:
             chat = create_chat_tab()
             create_compare_tab(chat["base_model"])
             create_paraphrase_tab(chat["base_model"])
-            create_evaluate_tab(chat["base_model"])
-        attach, attach_in, attach_out = train["attach"]
-        demo.load(attach, attach_in, attach_out, show_progress="hidden")  # re-attach to the job on (re)load
+            evaluate = create_evaluate_tab(chat["base_model"])
+        for attach, attach_in, attach_out in (train["attach"], evaluate["attach"]):
+            demo.load(attach, attach_in, attach_out, show_progress="hidden")  # re-attach to jobs on (re)load
     for fn in demo.fns.values():
         if fn.api_name not in PUBLIC_APIS:
             fn.api_visibility = "private"

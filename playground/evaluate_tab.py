@@ -1,14 +1,18 @@
 """Evaluate tab: run the evaluation suite on the base and selected runs (scores per category, robustness across
 paraphrases and templates, every example in a table), and "Reproduce the seed": train every stage, evaluate them
-and judge each of the seed's claims against the measurements.
+and judge each of the seed's claims against the measurements. Both are jobs: the buttons return a job id at once and
+a timer follows the job on disk, so a refresh loses nothing (the job keeps running, its report stays in the folder).
 """
 
+import json
 from datetime import datetime
+from pathlib import Path
 
 import gradio as gr
 
 from playground import state
 from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice, targets_picker
+from playground.jobs_panel import job_html
 from trainers.paths import home
 
 EXAMPLE_HEADERS = ["model", "query", "category", "variant", "kind", "score", "passed", "answer", "why"]
@@ -17,41 +21,6 @@ EXAMPLE_WIDTHS = ["11%", "11%", "9%", "9%", "9%", "6%", "6%", "24%", "15%"]
 
 def _out_dir(kind: str):
     return home() / kind / datetime.now().strftime("%Y%m%d-%H%M%S")
-
-
-class ProgressRelay:
-    """Adapts the engine's progress calls (a count of finished generations, or a log line) to gr.Progress."""
-
-    def __init__(self, progress, total: int | None = None):
-        self.progress, self.total, self.done, self.last = progress, total, 0, ""
-
-    def __call__(self, value=None, *args, **kwargs):
-        if isinstance(value, str):
-            self.last = value
-        elif isinstance(value, (int, float)):
-            self.done += int(value)
-        try:
-            self.progress((self.done, self.total) if self.total else None,
-                          desc=self.last or f"{self.done} answers generated", unit="answers")
-        except Exception:  # progress is cosmetic; never let it break the run
-            pass
-
-
-def _jobs_estimate(models: list[str], limit: int | None) -> int | None:
-    try:
-        from evalsuite.runner import SEEN_TEMPLATES
-        from evalsuite.suite import load_suite
-        from trainers.templates import HELDOUT_TEMPLATES
-
-        queries = load_suite()
-        if limit:
-            cats = {q.category for q in queries}
-            per = max(1, limit // len(cats))
-            queries = [q for c in cats for q in [q for q in queries if q.category == c][:per]]
-        per_query = sum(len(q.paraphrases) + len(SEEN_TEMPLATES) + len(HELDOUT_TEMPLATES) for q in queries)
-        return per_query * len(models)
-    except Exception:  # only sizes the progress bar
-        return None
 
 
 def report_outputs(report: dict, out_dir):
@@ -66,61 +35,94 @@ def report_outputs(report: dict, out_dir):
     return figures["scores"], figures["robustness"], figures["by_kind"], rows, files or None
 
 
-def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | None = None,
-                progress=gr.Progress()):  # noqa: B008 (how Gradio injects progress)
-    """(message, 3 figures, examples table, report files)."""
-    skip = (gr.skip(),) * 5
-    try:
-        from evalsuite.runner import run_eval
-    except ImportError as err:
-        return notice(f"The evaluation runner is not available in this build (evalsuite.runner: {err})."), *skip
+def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | None = None):
+    """Queue the evaluation as a job and return at once: (message, job id). The tab's timer shows the report."""
+    from trainers.job_queue import JobBusy
+    from trainers.submit import submit_eval
+
     models = list(dict.fromkeys(models or []))
     if not models:
-        return notice("Select at least one model to evaluate."), *skip
+        return notice("Select at least one model to evaluate."), gr.skip()
     base = (base_model or state.default_base()).strip()
     hub = state.get_hub(base)
     refused = {m: p for m in models if (p := compatibility_problem(hub, m))}
     models = [m for m in models if m not in refused]
     if not models:
-        return notice("Nothing to evaluate: " + " ".join(refused.values())), *skip
+        return notice("Nothing to evaluate: " + " ".join(refused.values())), gr.skip()
     limit = int(limit) if limit and int(limit) > 0 else None
-    out_dir = _out_dir("eval")
-    relay = ProgressRelay(progress, _jobs_estimate(models, limit))
     try:
-        report = run_eval(models, out_dir, base_model=base, limit=limit, include_code=bool(include_code),
-                          progress=relay, hub=hub)
-    except Exception as err:  # the tab stays usable; the message says what broke
-        return notice(f"Evaluation failed: {err.__class__.__name__}: {err}"), *skip
-    meta = report.get("meta", {})
-    message = (f"Evaluated {', '.join(models)} on {meta.get('queries', '?')} queries in {meta.get('seconds', '?')} s "
-               f"({meta.get('generated', '?')} generated, {meta.get('cached', '?')} from the answer cache). "
-               f"Report: `{out_dir}`")
+        job = submit_eval(models, _out_dir("eval"), base_model=base, limit=limit, include_code=bool(include_code))
+    except (JobBusy, ValueError, OSError) as err:
+        return notice(f"Not started: {err}"), gr.skip()
+    message = f"Evaluation of {', '.join(models)} queued as job `{job['id']}`; the report appears here when it ends."
     if refused:
         message += " " + notice("Skipped: " + " ".join(f"{m}: {p}" for m, p in refused.items()))
-    return message, *report_outputs(report, out_dir)
+    return message, job["id"]
 
 
-def reproduce_ui(base_model: str | None = None, progress=gr.Progress()):  # noqa: B008
-    """Train all stages, evaluate them and judge the seed's claims; (message, claims table)."""
+def follow_eval(job_id: str | None, shown: str | None):
+    """Timer tick: the job's progress, and the report once, when the job has completed."""
+    from trainers import jobs
+
+    skip = (gr.skip(),) * 6
+    if not job_id:
+        return "", *skip
+    progress = job_html(job_id)
     try:
-        from evalsuite.reproduce import reproduce
-    except ImportError as err:
-        return notice(f"Reproduce is not available in this build (evalsuite.reproduce: {err})."), gr.skip()
-    from trainers.jobs import RUNNER
+        record = jobs.read_job(job_id)
+    except (OSError, ValueError):
+        return progress, *skip
+    if record["status"] != "completed" or shown == job_id:
+        return progress, *skip
+    out_dir = Path(record["result"]["out_dir"])
+    report = json.loads((out_dir / "report.json").read_text())
+    return progress, *report_outputs(report, out_dir), job_id
 
-    if RUNNER.active():
-        return notice(f"A run is training ({RUNNER.active()}); reproduce trains its own runs, wait or cancel."), \
-            gr.skip()
-    out_dir = _out_dir("reproduce")
+
+def reproduce_ui(steps, limit, base_model: str | None = None):
+    """Queue "reproduce the seed" (train every stage, evaluate, judge) as one job: (message, job id)."""
+    from evalsuite.reproduce import DEFAULT_LIMIT, submit_reproduce
+    from trainers.job_queue import JobBusy
+
+    base = (base_model or state.default_base()).strip()
+    steps = int(steps or 0)
+    limit = int(limit) if limit is not None and int(limit) > 0 else DEFAULT_LIMIT
+    if steps < 0:
+        return notice(f"steps: must be >= 0 (got {steps})"), gr.skip()
     try:
-        result = reproduce(out_dir, base_model=(base_model or state.default_base()).strip(),
-                           progress=ProgressRelay(progress))
-    except Exception as err:  # a stage failed: report it, keep the app alive
-        return notice(f"Reproduce failed: {err.__class__.__name__}: {err}"), gr.skip()
+        job = submit_reproduce(_out_dir("reproduce"), base_model=base, steps=steps, limit=limit)
+    except (JobBusy, ValueError, OSError) as err:
+        return notice(f"Not started: {err}"), gr.skip()
+    return (f"Reproduce queued as job `{job['id']}`: six phases (four trainings, evaluate, judge), each shown "
+            "below as it runs. Cancel it in the Jobs panel; a cancelled or interrupted job resumes without redoing "
+            "finished phases."), job["id"]
+
+
+def phases_table(record: dict) -> list[list]:
+    rows = []
+    for p in record.get("phases") or []:
+        result = p.get("result") or {}
+        rows.append([p["name"], p["status"], result.get("run_id") or result.get("report") or "",
+                     (p.get("error") or "")[:160]])
+    return rows
+
+
+def follow_reproduce(job_id: str | None, shown: str | None):
+    """Timer tick: the reproduce job's phases, and the claims once the job has completed."""
+    from trainers import jobs
+
+    if not job_id:
+        return "", gr.skip(), gr.skip(), gr.skip()
+    try:
+        record = jobs.read_job(job_id)
+    except (OSError, ValueError):
+        return job_html(job_id), gr.skip(), gr.skip(), gr.skip()
+    if record["status"] != "completed" or shown == job_id:
+        return job_html(job_id), phases_table(record), gr.skip(), gr.skip()
+    result = json.loads(Path(record["result"]["claims"]).read_text())
     claims = [[c.get("stage", c.get("group", "")), c.get("claim", ""), c.get("verdict", c.get("holds", "")),
                str(c.get("evidence", ""))[:300]] for c in result.get("claims", [])]
-    return (f"Done in {result.get('seconds', '?')} s. Runs: {result.get('run_ids')}. Claims: "
-            f"`{result.get('report_path')}`, evaluation: `{result.get('eval_report')}`"), claims
+    return job_html(job_id), phases_table(record), claims, job_id
 
 
 def create_evaluate_tab(base_model=None):
@@ -134,10 +136,20 @@ def create_evaluate_tab(base_model=None):
                 limit = gr.Number(6, label="Queries (0 = the whole suite)", precision=0, minimum=0,
                                   elem_id="eval-limit", info="a few per category keeps a CPU run short")
                 include_code = gr.Checkbox(False, label="Run code answers in the sandbox")
+        with gr.Accordion("Reproduce settings", open=False):
+            with gr.Row():
+                repro_steps = gr.Number(0, label="Training steps per stage (0 = the preset's 40)", precision=0,
+                                        minimum=0, elem_id="repro-steps")
+                repro_limit = gr.Number(0, label="Suite queries (0 = the reproduce default, 36)", precision=0,
+                                        minimum=0, elem_id="repro-limit")
         with gr.Row():
             run_btn = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
             reproduce_btn = gr.Button("Reproduce the seed (trains every stage: long on CPU)", elem_id="eval-repro")
         message = gr.Markdown(elem_id="eval-message")
+        with gr.Row():
+            eval_job = gr.Textbox(label="Evaluation job", interactive=False, max_lines=1, elem_id="eval-job")
+            repro_job = gr.Textbox(label="Reproduce job", interactive=False, max_lines=1, elem_id="repro-job")
+        eval_progress = gr.HTML(elem_id="eval-progress")
         with gr.Row():
             scores = gr.Plot(label="Scores per category")
             by_kind = gr.Plot(label="By variant kind")
@@ -145,12 +157,30 @@ def create_evaluate_tab(base_model=None):
         examples = gr.Dataframe(headers=EXAMPLE_HEADERS, label="Every example", interactive=False, wrap=True,
                                 max_height=420, elem_id="eval-examples", column_widths=EXAMPLE_WIDTHS)
         files = gr.File(label="Report files", file_count="multiple", interactive=False)
+        repro_progress = gr.HTML(elem_id="repro-progress")
+        phases = gr.Dataframe(headers=["phase", "status", "run / report", "error"], label="Reproduce phases",
+                              interactive=False, wrap=True, elem_id="repro-phases")
         claims = gr.Dataframe(headers=["stage", "claim", "verdict", "evidence"], label="Seed claims", wrap=True,
                               interactive=False, elem_id="eval-claims")
+        eval_shown, repro_shown = gr.State(None), gr.State(None)
+        timer = gr.Timer(2.0)
     extra = [base_model] if base_model is not None else []
-    run_btn.click(run_eval_ui, [models, limit, include_code] + extra,
-                  [message, scores, robustness, by_kind, examples, files], api_name="run_eval")
-    reproduce_btn.click(reproduce_ui, extra, [message, claims], api_name="reproduce_seed")
+    run_btn.click(run_eval_ui, [models, limit, include_code] + extra, [message, eval_job], api_name="run_eval")
+    reproduce_btn.click(reproduce_ui, [repro_steps, repro_limit] + extra, [message, repro_job],
+                        api_name="reproduce_seed")
+    timer.tick(follow_eval, [eval_job, eval_shown],
+               [eval_progress, scores, robustness, by_kind, examples, files, eval_shown], show_progress="hidden")
+    timer.tick(follow_reproduce, [repro_job, repro_shown], [repro_progress, phases, claims, repro_shown],
+               show_progress="hidden")
     tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
         v for _, v in model_targets()}] or [BASE_TARGET]), models, models, show_progress="hidden")
-    return tab
+    return {"tab": tab, "attach": (latest_jobs, [eval_job, repro_job], [eval_job, repro_job])}
+
+
+def latest_jobs(eval_job: str | None, repro_job: str | None):
+    """Page load: follow the newest evaluation and reproduce jobs, so a refresh re-attaches to them."""
+    from trainers import jobs
+
+    records = jobs.list_jobs()
+    newest = {kind: next((r["id"] for r in records if r["kind"] == kind), None) for kind in ("eval", "reproduce")}
+    return eval_job or newest["eval"], repro_job or newest["reproduce"]

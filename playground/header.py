@@ -1,4 +1,4 @@
-"""The header: device, memory in use (process RSS), the resident base model and the training job's state."""
+"""The header: device, memory in use by the app (process RSS), the resident base model and the job queue."""
 
 import os
 
@@ -6,28 +6,14 @@ import gradio as gr
 import psutil
 
 from playground import state
+from playground.jobs_panel import create_jobs_panel, header_job_text
 
 
 def header_text() -> str:
-    from trainers import runs
-    from trainers.jobs import RUNNER
-
     rss = psutil.Process().memory_info().rss / 2**20
-    active = RUNNER.active()
-    if active:
-        step, total = RUNNER.progress
-        job = f"training `{active}` (step {step}/{total or '?'})"
-    else:
-        job = "idle"
-        last = RUNNER.run_id
-        if last:
-            try:
-                job += f" · last run `{last}` {runs.read_run(last).get('status')}"
-            except (OSError, ValueError):
-                pass
     home = os.environ.get("PLAYGROUND_HOME", "outputs")
-    return (f"**Device** {state.device_name()} · **Memory in use** {rss:,.0f} MB · **Base model** "
-            f"`{state.default_base()}` ({state.warm_status()}) · **Training job** {job} · **Home** `{home}`")
+    return (f"**Device** {state.device_name()} · **App memory** {rss:,.0f} MB · **Base model** "
+            f"`{state.default_base()}` ({state.warm_status()}) · **Job** {header_job_text()} · **Home** `{home}`")
 
 
 def create_header() -> gr.Markdown:
@@ -35,6 +21,7 @@ def create_header() -> gr.Markdown:
         gr.Markdown("## Post-training playground\nData → SFT → instruction tuning → LoRA/QLoRA, measured on "
                     "your own machine.", elem_id="title")
         status = gr.Markdown(header_text, elem_id="header-status")
+    create_jobs_panel()
     timer = gr.Timer(2.0)
     timer.tick(header_text, outputs=status, show_progress="hidden", concurrency_limit=None, queue=False)
     return status

@@ -93,25 +93,38 @@ def refresh(selected: list[str] | None):
             loss_overlay(chosen), gr.update(choices=everything))
 
 
+def held_by_job(run_id: str) -> str | None:
+    """The queued or running job that holds this run, if any."""
+    from trainers import jobs
+    from trainers.job_queue import QUEUE
+
+    for job_id in [QUEUE.active(), *QUEUE.waiting()]:
+        if job_id and run_id in (jobs.read_job(job_id).get("run_ids") or []):
+            return job_id
+    return None
+
+
 def resume_run(run_id: str) -> str:
-    from trainers.jobs import RUNNER, JobBusy
+    from trainers.job_queue import JobBusy
+    from trainers.submit import submit_resume
+    from trainers.training import resume_plan
 
     if not run_id:
         return notice("Pick a run to resume.")
     try:
-        RUNNER.resume(run_id)
+        job = submit_resume(run_id)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not resumed: {err}")
-    return notice(f"Resumed {run_id} from its last checkpoint; follow it in the Train tab.", "info")
+    return notice(f"Queued (job {job['id']}): {resume_plan(run_id)}. Follow it in the Train tab or the Jobs panel.",
+                  "info")
 
 
 def delete_run(run_id: str) -> str:
-    from trainers.jobs import RUNNER
-
     if not run_id:
         return notice("Pick a run to delete.")
-    if RUNNER.active() == run_id:
-        return notice(f"{run_id} is training; cancel it first.")
+    job = held_by_job(run_id)
+    if job:
+        return notice(f"{run_id} belongs to job {job}, which is queued or running; cancel it first.")
     try:
         runs.delete_run(run_id)
     except (RuntimeError, ValueError, OSError) as err:
@@ -120,16 +133,18 @@ def delete_run(run_id: str) -> str:
 
 
 def export_run(run_id: str) -> str:
-    from trainers.export import merge_adapter
+    from trainers.export import merged_path
+    from trainers.job_queue import JobBusy
+    from trainers.submit import submit_export
 
     if not run_id:
         return notice("Pick a LoRA or QLoRA run to export.")
     try:
-        folder = merge_adapter(run_id)
-    except (ValueError, OSError, RuntimeError) as err:
+        job = submit_export(run_id)
+    except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not exported: {err}")
-    return notice(f"Merged the adapter into its base: a full model folder at {folder} "
-                  f"(load it with AutoModelForCausalLM.from_pretrained).", "info")
+    return notice(f"Export queued (job {job['id']}): the adapter is merged into its base and saved as a full model "
+                  f"folder at {merged_path(run_id)} (load it with AutoModelForCausalLM.from_pretrained).", "info")
 
 
 def create_runs_tab():

@@ -2,8 +2,8 @@
 device, and a background warm-up so the page is served before any weights load.
 
 Per-session values (the selected run, the rows being edited, the chat history) live in `gr.State` or in the
-components themselves, never here. The ModelHub and `trainers.jobs.RUNNER` are process-wide by design: one set of
-weights in memory and one training job per process, whoever is looking.
+components themselves, never here. The ModelHub and `trainers.job_queue.QUEUE` are process-wide by design: one set of
+weights in memory and one job at a time per process, whoever is looking.
 """
 
 import os
@@ -60,15 +60,14 @@ def warm_status() -> str:
 
 def _warm_up(base_model: str) -> None:
     try:
-        from trainers import runs
         from trainers.models import pick_device
         from trainers.quiet import quiet_libraries
 
         quiet_libraries()
         _status["device"] = pick_device()
-        from trainers.jobs import RUNNER
+        from trainers import jobs
 
-        runs.mark_interrupted({RUNNER.active()})  # runs a dead process left `running` become resumable
+        jobs.mark_dead_jobs()  # jobs and runs whose process is gone become interrupted, and resumable
         _status["warm"] = f"loading {base_model}"
         get_hub(base_model).ensure_base()
         _status["warm"] = f"{base_model} loaded"

@@ -1,7 +1,8 @@
 """Train tab: pick a stage preset, base model and dataset, edit the hyperparameters that matter (each explained in
 one line), check trainable parameters and memory before starting, then watch the run: a chart of loss, learning rate
 and tokens/s, a progress bar with ETA and a log tail, refreshed from the run directory by a timer. A refresh or a
-second browser tab re-attaches to the running job, because everything shown is read from disk and RUNNER.
+second browser tab re-attaches to the running job, because everything shown is read from disk. Start queues a job
+(trainers/job_queue.py) and returns at once; the training itself runs in a worker process.
 """
 
 import shlex
@@ -138,37 +139,61 @@ def estimate_text(preset: str, *args) -> str:
             f"in the Runs tab._")
 
 
-def start_training(preset: str, *args) -> tuple[str, str | None]:
+def start_training(preset: str, *args) -> tuple[str, str | None, str | None]:
+    """Queue the run as a job and return at once: (message, run id, job id). The timer follows it from disk."""
     from trainers.data import DatasetError
-    from trainers.jobs import RUNNER, JobBusy
+    from trainers.job_queue import JobBusy
     from trainers.models import ModelNotFound
+    from trainers.submit import submit_training
 
     config, problems = collect(preset, *args)
     if config is None:
-        return notice("Not started. Fix these values: " + "; ".join(problems)), gr.skip()
+        return notice("Not started. Fix these values: " + "; ".join(problems)), gr.skip(), gr.skip()
     try:
-        run_id = RUNNER.start(config)
+        run_id, job = submit_training(config)
     except JobBusy as err:
-        return notice(f"Not started: {err}."), gr.skip()
+        return notice(f"Not started: {err}."), gr.skip(), gr.skip()
     except DatasetError as err:
         errors = [p for p in err.problems if p.level == "error"]
         listing = "; ".join(str(p) for p in errors[:8]) + (" ..." if len(errors) > 8 else "")
-        return notice(f"Not started: {len(errors)} invalid row(s) in {config.dataset}: {listing}"), gr.skip()
+        return notice(f"Not started: {len(errors)} invalid row(s) in {config.dataset}: {listing}"), gr.skip(), \
+            gr.skip()
     except ModelNotFound as err:
-        return notice(f"Not started: {err}"), gr.skip()
+        return notice(f"Not started: {err}"), gr.skip(), gr.skip()
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as err:
-        return notice(f"Not started: {str(err).strip()}"), gr.skip()
-    return notice(f"Started run {run_id}. The chart below follows it; you can close this tab and come back.",
-                  "info"), run_id
+        return notice(f"Not started: {str(err).strip()}"), gr.skip(), gr.skip()
+    ahead = jobs_ahead(job["id"])
+    when = f"queued behind {ahead} job(s)" if ahead else "starting now"
+    return notice(f"Run {run_id} is {when} (job {job['id']}). The chart below follows it; you can close this tab "
+                  "and come back.", "info"), run_id, job["id"]
 
 
-def cancel_training() -> str:
-    from trainers.jobs import RUNNER
+def jobs_ahead(job_id: str) -> int:
+    """How many jobs run or wait before this one."""
+    from trainers.job_queue import QUEUE
 
-    run_id = RUNNER.cancel()
-    if not run_id:
-        return notice("No run is training right now.")
-    return notice(f"Cancelling {run_id}: it stops after the current step and saves what it trained.", "info")
+    waiting, active = QUEUE.waiting(), QUEUE.active()
+    if job_id not in waiting:
+        return 0
+    return waiting.index(job_id) + (1 if active and active != job_id else 0)
+
+
+def cancel_training(watched: str | None = None) -> str:
+    """Cancel the job that holds the watched run, else the training job that is running now."""
+    from trainers import jobs
+    from trainers.job_queue import QUEUE
+
+    candidates = [QUEUE.active(), *QUEUE.waiting()]
+    records = [jobs.read_job(j) for j in candidates if j]
+    mine = next((r for r in records if watched and watched in (r.get("run_ids") or [])), None)
+    job = mine or next((r for r in records if r["kind"] == "train" and r["status"] == "running"), None)
+    if job is None:
+        return notice("No training is running or queued right now.")
+    outcome = QUEUE.cancel(job["id"])
+    run = ", ".join(job.get("run_ids") or []) or job["id"]
+    if outcome == "cancelled":
+        return notice(f"Cancelled {run} before it started.", "info")
+    return notice(f"Cancelling {run}: it stops after the current step and saves what it trained.", "info")
 
 
 def metrics_figure(rows: list[dict], title: str):
@@ -187,22 +212,19 @@ def metrics_figure(rows: list[dict], title: str):
 
 
 def progress_html(record: dict, rows: list[dict], max_steps: int) -> str:
-    from trainers.jobs import RUNNER
-
     step = rows[-1]["step"] if rows else 0
-    if RUNNER.active() == record["id"]:
-        step = max(step, RUNNER.progress[0])
     total = max(int(max_steps or 0), 1)
-    pct = min(100, 100 * step / total)
-    if record["status"] == "completed":
-        pct = 100
+    pct = 100 if record["status"] == "completed" else min(100, 100 * step / total)
     eta = "-"
     elapsed = rows[-1].get("elapsed_s") if rows else None
     if record["status"] == "running" and elapsed and step:
         eta = fmt_duration(elapsed / step * max(total - step, 0))
+    waiting = ""
+    if record["status"] == "queued":
+        waiting = " · waiting in the job queue (see Jobs above)"
     return (f"<div class='pg-progress'><div class='pg-bar pg-{escape(record['status'])}' style='width:{pct:.0f}%'>"
             f"</div></div><div class='pg-progress-text'>run <code>{escape(record['id'])}</code> · "
-            f"<b>{escape(record['status'])}</b> · step {step}/{total} ({pct:.0f}%) · ETA {eta}</div>")
+            f"<b>{escape(record['status'])}</b> · step {step}/{total} ({pct:.0f}%) · ETA {eta}{waiting}</div>")
 
 
 def log_tail(record: dict, rows: list[dict]) -> str:
@@ -220,23 +242,32 @@ def log_tail(record: dict, rows: list[dict]) -> str:
     return "\n".join([head] + lines + tail)
 
 
-def poll(watched: str | None, seen):
-    """Timer tick: follow the running job (re-attaching after a refresh) or the session's last run."""
-    from trainers.jobs import RUNNER
+def latest_training_run() -> str | None:
+    """The run of the running training job, else of the newest training job: what a fresh page follows."""
+    from trainers import jobs
+    from trainers.job_queue import QUEUE
 
-    active = RUNNER.active()
-    if active and active != watched:
-        watched = active
+    for job_id in [QUEUE.active()]:
+        if job_id:
+            record = jobs.read_job(job_id)
+            if record["kind"] == "train" and record.get("run_ids"):
+                return record["run_ids"][-1]
+    latest = next((r for r in jobs.list_jobs() if r["kind"] == "train" and r.get("run_ids")), None)
+    return latest["run_ids"][-1] if latest else None
+
+
+def poll(watched: str | None, seen):
+    """Timer tick: follow the watched run; everything shown is read from its run directory."""
     if not watched:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
-    if seen and seen[0] == watched and seen[2] in runs.FINISHED and active != watched:
+    if seen and seen[0] == watched and seen[2] in runs.FINISHED:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()  # a finished run does not change: no disk reads
     try:
         record, rows = runs.read_run(watched), runs.read_metrics(watched)
         max_steps = runs.read_config(watched).get("max_steps") or 0
     except (OSError, ValueError):  # deleted from the Runs tab
         return None, None, "", gr.skip(), ""
-    key = [watched, len(rows), record["status"], RUNNER.progress[0] if active == watched else -1]
+    key = [watched, len(rows), record["status"]]
     if key == seen:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
     title = f"{watched} ({record['status']})" if rows else f"{watched}: waiting for the first logged step"
@@ -245,10 +276,8 @@ def poll(watched: str | None, seen):
 
 
 def attach(watched: str | None, seen):
-    """Page load (a refresh or a second browser tab): follow the running job, else the process's latest run."""
-    from trainers.jobs import RUNNER
-
-    return poll(watched or RUNNER.active() or RUNNER.run_id, seen)
+    """Page load (a refresh or a second browser tab): follow the running training, else the latest one."""
+    return poll(watched or latest_training_run(), seen)
 
 
 def apply_preset(preset: str):
@@ -298,6 +327,7 @@ def create_train_tab() -> dict:
             start_btn = gr.Button("Start training", variant="primary", elem_id="train-start")
             cancel_btn = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
         message = gr.Markdown(elem_id="train-message")
+        job_box = gr.Textbox(label="Job", interactive=False, elem_id="train-job", max_lines=1)
         estimate = gr.Markdown(elem_id="train-estimate")
         progress = gr.HTML("<div class='pg-progress-text'>No run yet: start one above.</div>",
                            elem_id="train-progress")
@@ -316,9 +346,9 @@ def create_train_tab() -> dict:
     base_model.change(estimate_text, form, estimate, show_progress="minimal")
     gr.on([c.change for c in form], code_for, form, [cli, config_yaml], show_progress="hidden", queue=False)
     check_btn.click(estimate_text, form, estimate, api_name="estimate_training")
-    start_btn.click(start_training, form, [message, watched], api_name="start_training") \
+    start_btn.click(start_training, form, [message, watched, job_box], api_name="start_training") \
         .then(poll, [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden")
-    cancel_btn.click(cancel_training, None, message, api_name="cancel_training")
+    cancel_btn.click(cancel_training, watched, message, api_name="cancel_training")
     timer.tick(poll, [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden",
                queue=False)
     # seen=None makes the next tick redraw the chart: plotly cannot size a plot drawn while its tab was hidden

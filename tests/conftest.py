@@ -7,13 +7,14 @@
 - `$PLAYGROUND_HOME` is a fresh tmp dir per test: runs never leak between tests or into ./outputs.
 
 Engine helpers (`tiny_config`, `train_now`, `run_cli`, `write_jsonl`) drive the real code paths: the CLI as a
-subprocess, or `preflight` + `execute` in-process exactly as the CLI calls them.
+subprocess, `create_training_run` + `execute` in-process as a worker calls them, or a test's own `job_queue`.
 """
 
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,14 +102,9 @@ def tiny_config(tiny_path):
 
 def train_in_process(config, stop_event=None) -> dict:
     """What `python -m trainers train` does, in this process: preflight, a run directory, then the stage."""
-    from trainers import runs
-    from trainers.config import to_dict
-    from trainers.jobs import execute, preflight
+    from trainers.training import create_training_run, execute
 
-    preflight(config)
-    run_id = runs.new_run_id(config.stage, config.method, config.run_name)
-    runs.create_run(run_id, to_dict(config))
-    return execute(config, run_id, stop_event)
+    return execute(config, create_training_run(config), stop_event)
 
 
 @pytest.fixture
@@ -137,10 +133,21 @@ def run_cli():
 
 
 @pytest.fixture
-def runner():
-    """The process-wide JobRunner, left idle after the test even when the test fails half-way."""
-    from trainers.jobs import RUNNER
+def job_queue():
+    """A JobQueue of this test's own (workers are real processes), left with nothing running after the test even
+    when the test fails half-way."""
+    from trainers import jobs
+    from trainers.job_queue import JobQueue
 
-    yield RUNNER
-    RUNNER.cancel()
-    RUNNER.join(timeout=120)
+    queue = JobQueue()
+    yield queue
+    for job_id in [queue.active(), *queue.waiting()]:
+        if job_id:
+            try:
+                queue.cancel(job_id)
+            except ValueError:
+                pass
+    deadline = time.time() + 120
+    while queue.active() and time.time() < deadline:
+        time.sleep(0.1)
+    assert all(r["status"] in jobs.FINISHED for r in jobs.list_jobs()), "a job outlived its test"

@@ -140,7 +140,7 @@ def test_validate_cli_rejects_the_wrong_format(run_cli):
 
 def test_rows_are_measured_as_trained_template_and_system_prompt_included(tiny_config, write_jsonl, tiny_tokenizer):
     """A row that fits max_length as raw text but not once rendered through the chat template is refused, by line."""
-    from trainers.jobs import preflight
+    from trainers.stages import preflight
 
     short = {"prompt": "Name a colour.", "output": "red"}
     raw_words = " ".join(["word"] * 30)

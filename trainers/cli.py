@@ -2,7 +2,8 @@
 
     python -m trainers train assets/configs/stage3_lora.yaml --set max_steps=5 --set base_model=tiny
     python -m trainers validate assets/datasets/stage1_sft.jsonl --format stage1
-    python -m trainers runs | models | resume RUN_ID
+    python -m trainers train CONFIG --json        # JSON lines: {"run_id", "job_id", ...} first, the record last
+    python -m trainers runs | jobs | models | resume RUN_ID
 
 Under `torchrun --nproc_per_node N python -m trainers train ...` every rank trains one shared model (DDP) and
 rank 0 alone writes the run. Exit code 1 and one line on stderr for anything the user can fix.
@@ -32,22 +33,21 @@ def _progress_bar(total: int):
     return bar, on_step
 
 
-def _shared_run_id(config) -> str:
-    """Under torchrun the ranks must agree on one run id: rank 0 picks it and broadcasts it."""
-    from trainers import runs
+def _shared_ids(config) -> tuple[str, str]:
+    """Under torchrun the ranks must agree on one run id and one job id: rank 0 picks them and broadcasts them."""
+    from trainers import jobs, runs
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    run_id = runs.new_run_id(config.stage, config.method, config.run_name) if runs.is_writer() else None
+    ids = [runs.new_run_id(config.stage, config.method, config.run_name), jobs.new_job_id("train")] \
+        if runs.is_writer() else [None, None]
     if world_size > 1:
         import torch
         import torch.distributed as dist
 
         if not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        holder = [run_id]
-        dist.broadcast_object_list(holder, src=0)
-        run_id = holder[0]
-    return run_id
+        dist.broadcast_object_list(ids, src=0)
+    return ids[0], ids[1]
 
 
 def _stop_on_ctrl_c() -> threading.Event:
@@ -63,30 +63,93 @@ def _stop_on_ctrl_c() -> threading.Event:
     return stop
 
 
+def _print_json(**fields) -> None:
+    import json
+
+    print(json.dumps(fields), flush=True)
+
+
 def cmd_train(args) -> int:
-    from trainers import runs
+    from trainers import jobs, runs
     from trainers.config import load_config, parse_overrides, to_dict
-    from trainers.jobs import preflight
+    from trainers.training import create_training_run
 
     config = load_config(args.config, parse_overrides(args.set))
-    preflight(config)
-    runs.mark_interrupted()
-    run_id = _shared_run_id(config)
-    runs.create_run(run_id, to_dict(config))
+    jobs.mark_dead_jobs()
+    run_id, job_id = _shared_ids(config)
     if runs.is_writer():
-        print(f"run {run_id}: {runs.run_path(run_id)}", flush=True)
-    return _execute_and_report(config, run_id, None)
+        create_training_run(config, run_id)
+        jobs.create_job("train", [jobs.phase(f"train {config.stage}/{config.method}", "train",
+                                             config=to_dict(config), run_id=run_id)],
+                        owner="cli", title=f"train {run_id}", run_ids=[run_id], job_id=job_id)
+        if args.json:
+            _print_json(run_id=run_id, job_id=job_id, run_dir=str(runs.run_path(run_id)))
+        else:
+            print(f"run {run_id}: {runs.run_path(run_id)}", flush=True)
+    return _supervise_and_report(job_id, config.max_steps, args.json)
 
 
-def _execute_and_report(config, run_id: str, checkpoint: str | None) -> int:
-    """Train in the foreground with a progress bar and Ctrl-C handling, then print the run's numbers."""
-    from trainers.jobs import execute
+def _supervise_and_report(job_id: str, max_steps: int, as_json: bool) -> int:
+    """Run the job's phases in this process (the same code a worker runs), with a progress bar and Ctrl-C."""
+    from trainers import runs
+    from trainers.job_queue import supervise
 
     stop = _stop_on_ctrl_c()
-    bar, on_step = _progress_bar(config.max_steps)
-    record = execute(config, run_id, stop, checkpoint, on_step)
+    bar, on_step = _progress_bar(max_steps)
+    with _ProgressFollower(job_id, on_step):
+        job = supervise(job_id, local_stop=stop, in_process=True) if runs.is_writer() else _rank_phase(job_id, stop)
     bar.close()
+    if not runs.is_writer():
+        return 0
+    run_id = (job.get("run_ids") or [None])[-1]
+    record = runs.read_run(run_id) if run_id else {"id": None, "status": job["status"], "error": job["error"]}
+    if as_json:
+        _print_json(job_id=job_id, **{k: record.get(k) for k in runs.RUN_KEYS}, run_id=run_id,
+                    job_status=job["status"])
+        return 1 if record["status"] == "failed" else 0
     return _report(record)
+
+
+def _rank_phase(job_id: str, stop) -> dict:
+    """Under torchrun the other ranks train the same phase; rank 0 alone records it."""
+    import time
+
+    from trainers import jobs
+    from trainers.worker import run_phase
+
+    deadline = time.time() + 120
+    while not (jobs.job_path(job_id) / "job.json").exists() and time.time() < deadline:
+        time.sleep(0.1)  # rank 0 writes the record after the ids were broadcast
+    run_phase(job_id, 0, stop)
+    return {}
+
+
+class _ProgressFollower:
+    """Feeds the job record's step progress to the progress bar from a small thread (rank 0 only)."""
+
+    def __init__(self, job_id: str, on_step):
+        self.job_id, self.on_step = job_id, on_step
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+        return self
+
+    def _follow(self):
+        from trainers import jobs, runs
+
+        while runs.is_writer() and not self._stop.wait(0.5):
+            try:
+                progress = jobs.read_job(self.job_id)["progress"]
+            except (OSError, ValueError):
+                continue
+            if progress.get("unit") == "step":
+                self.on_step(int(progress["done"] or 0), int(progress["total"] or 0))
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        return False
 
 
 def _report(record: dict) -> int:
@@ -96,6 +159,8 @@ def _report(record: dict) -> int:
         return 0
     if record["status"] == "failed":
         return _fail(f"run {record['id']} failed: {record['error']}")
+    if not record.get("total_params"):
+        return _fail(f"run {record['id']} {record['status']}: {record.get('error') or 'nothing was trained'}")
     share = 100 * record["trainable_params"] / max(record["total_params"], 1)
     loss = "-" if record.get("final_loss") is None else f"{record['final_loss']:.4f}"
     print(f"{record['status']}: final loss {loss}, {record['tokens_per_second'] or 0:.0f} tokens/s, "
@@ -105,13 +170,38 @@ def _report(record: dict) -> int:
 
 
 def cmd_resume(args) -> int:
-    from trainers import runs
-    from trainers.jobs import prepare_resume
+    from trainers import jobs, runs
+    from trainers.config import build_config
+    from trainers.training import resume_plan
 
-    runs.mark_interrupted()  # a run left `running` by a crash becomes resumable
-    config, checkpoint = prepare_resume(args.run_id)
-    print(f"resuming {args.run_id} from {checkpoint or 'the start (no checkpoint was saved)'}", flush=True)
-    return _execute_and_report(config, args.run_id, checkpoint)
+    jobs.mark_dead_jobs()  # a run left `running` by a crash becomes resumable
+    record = runs.read_run(args.run_id)
+    if record["status"] not in ("interrupted", "failed", "cancelled"):
+        raise ValueError(f"run {args.run_id} is {record['status']}; only interrupted, failed or cancelled runs resume")
+    print(resume_plan(args.run_id), flush=True)
+    job = jobs.create_job("train", [jobs.phase(f"resume {args.run_id}", "train", run_id=args.run_id)],
+                          owner="cli", title=f"resume {args.run_id}", run_ids=[args.run_id])
+    return _supervise_and_report(job["id"], build_config(runs.read_config(args.run_id)).max_steps, args.json)
+
+
+def cmd_jobs(args) -> int:
+    from trainers import jobs
+
+    jobs.mark_dead_jobs()
+    records = jobs.list_jobs()
+    if args.json:
+        for record in records:
+            _print_json(**{k: record.get(k) for k in jobs.JOB_KEYS})
+        return 0
+    if not records:
+        print("no jobs yet")
+    for r in records:
+        p = r.get("progress") or {}
+        done = f"{p.get('done') or 0:g}/{p['total']:g} {p.get('unit', '')}" if p.get("total") else ""
+        eta = f"ETA {r['eta_s']:.0f}s" if r.get("status") == "running" and r.get("eta_s") is not None else ""
+        print(f"{r['id']:36} {r['status']:11} {r['kind']:9} {p.get('phase', ''):16} {done:18} {eta:10} "
+              f"{' '.join(r.get('run_ids') or [])}")
+    return 0
 
 
 def cmd_validate(args) -> int:
@@ -130,7 +220,9 @@ def cmd_validate(args) -> int:
 def cmd_runs(args) -> int:
     from trainers import runs
 
-    runs.mark_interrupted()
+    from trainers import jobs
+
+    jobs.mark_dead_jobs()
     records = runs.list_runs()
     if not records:
         print("no runs yet")
@@ -154,9 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one stage from a config file")
     train.add_argument("config", help="a YAML file, e.g. assets/configs/stage3_lora.yaml")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    train.add_argument("--json", action="store_true", help="print {run_id, job_id, ...} JSON lines instead of text")
     train.set_defaults(func=cmd_train)
     resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     resume.add_argument("run_id")
+    resume.add_argument("--json", action="store_true", help="print the final record as a JSON line")
     resume.set_defaults(func=cmd_resume)
     validate = sub.add_parser("validate", help="check a dataset file; exit 1 if any row is invalid")
     validate.add_argument("file")
@@ -165,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--model", default="embedded", help="tokenizer for --max-length")
     validate.set_defaults(func=cmd_validate)
     sub.add_parser("runs", help="list runs").set_defaults(func=cmd_runs)
+    jobs_cmd = sub.add_parser("jobs", help="list jobs (training, evaluation, reproduce, export) with their progress")
+    jobs_cmd.add_argument("--json", action="store_true", help="one JSON object per job")
+    jobs_cmd.set_defaults(func=cmd_jobs)
     sub.add_parser("models", help="list registered base models").set_defaults(func=cmd_models)
     return parser
 

@@ -1,108 +1,212 @@
-"""Training jobs: one at a time per process, in a background thread (the app) or the foreground (the CLI).
+"""Jobs: every long task (training, evaluation, reproduce, export) is a record on disk that any process can follow.
 
-    run_id = RUNNER.start(config)       # returns at once; progress lands in runs/<run_id>/metrics.jsonl
-    RUNNER.cancel()                      # stops at the next step, saves what was trained, status `cancelled`
-    run_id = RUNNER.resume(run_id)       # continues an interrupted run from its last checkpoint
+    $PLAYGROUND_HOME/jobs/<job_id>/job.json      the record, rewritten atomically
+    $PLAYGROUND_HOME/jobs/<job_id>/events.jsonl  what happened, one JSON object a line (phase started, ended, ...)
+    $PLAYGROUND_HOME/jobs/<job_id>/worker.log    what the worker processes printed
+    $PLAYGROUND_HOME/jobs/<job_id>/cancel        present once someone asked the job to stop
 
-Every run gets its own model instance, built inside the job; nothing here touches the model chat is using.
+A job is a list of phases (a training is one phase, `reproduce` six); each phase runs in its own worker process
+(trainers/worker.py) under the supervisor of trainers/job_queue.py, or in the foreground for the CLI. Writers take
+turns: the supervisor writes the record before and after a phase, the worker while it runs, so no two processes
+ever rewrite job.json at once. Cancel is a separate file for the same reason.
+
+    python -m trainers jobs                       # every job with its status, phase, progress and ETA
 """
 
 import json
-import os
-import threading
-import traceback
+import secrets
+import time
+from datetime import datetime
+from pathlib import Path
 
 from trainers import runs
-from trainers.config import TrainConfig, build_config, to_dict
-from trainers.stages import preflight, train_stage
+from trainers.liveness import is_alive, process_identity
+from trainers.paths import jobs_dir
+
+STATUSES = runs.STATUSES
+FINISHED = runs.FINISHED
+JOB_KEYS = ("id", "kind", "status", "owner", "title", "created_at", "started_at", "ended_at", "progress", "eta_s",
+            "run_ids", "result", "error")
+PROGRESS_EVERY_S = 0.5  # progress is rewritten at most this often (a training step can take 50 ms)
 
 
-class JobBusy(RuntimeError):
-    """A second training start while one runs."""
+class Cancelled(Exception):
+    """Raised inside a phase when its job was asked to stop."""
 
 
-def execute(config: TrainConfig, run_id: str, stop_event: threading.Event | None = None,
-            resume_from: str | None = None, on_step=None) -> dict:
-    """Run one stage to the end and leave run.json in a final state whatever happens."""
-    # Under torchrun only rank 0 writes the record, and the other ranks can get here before it exists: they skip it.
-    started_at = runs.read_run(run_id).get("started_at") if runs.is_writer() else None
-    runs.update_run(run_id, status="running", started_at=started_at or runs.now_iso(), ended_at=None, error="",
-                    pid=os.getpid())
+def new_job_id(kind: str) -> str:
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{kind}-{secrets.token_hex(3)}"
+
+
+def job_path(job_id: str) -> Path:
+    if not job_id or "/" in job_id or job_id.startswith(".") or "\\" in job_id:
+        raise ValueError(f"'{job_id}' is not a job id")
+    return jobs_dir() / job_id
+
+
+def phase(name: str, kind: str, **spec) -> dict:
+    """One step of a job: `kind` names the phase function (trainers/phases.py), `spec` its arguments."""
+    return {"name": name, "kind": kind, "spec": spec, "status": "queued", "result": None, "error": "",
+            "started_at": None, "ended_at": None}
+
+
+def create_job(kind: str, phases: list[dict], owner: str = "local", title: str = "", run_ids=(),
+               job_id: str | None = None) -> dict:
+    job_id = job_id or new_job_id(kind)
+    job_path(job_id).mkdir(parents=True)
+    record = dict.fromkeys(JOB_KEYS)
+    record.update(id=job_id, kind=kind, status="queued", owner=owner, title=title or kind, created_at=runs.now_iso(),
+                  progress={"done": 0, "total": None, "unit": "", "phase": phases[0]["name"] if phases else ""},
+                  run_ids=list(run_ids), result={}, error="", phases=phases,
+                  supervisor=process_identity(), worker=None)
+    write_job(record)
+    append_event(job_id, event="queued", kind=kind, title=record["title"])
+    return record
+
+
+def read_job(job_id: str) -> dict:
+    return json.loads((job_path(job_id) / "job.json").read_text())
+
+
+def write_job(record: dict) -> None:
+    runs.atomic_write(job_path(record["id"]) / "job.json", json.dumps(record, indent=2))
+
+
+def update_job(job_id: str, **fields) -> dict:
+    if not runs.is_writer():
+        return fields
+    record = read_job(job_id)
+    record.update(fields)
+    write_job(record)
+    return record
+
+
+def list_jobs(owner: str | None = None) -> list[dict]:
+    """Every readable job, newest first; only `owner`'s when given."""
+    out = []
+    for path in jobs_dir().iterdir():
+        try:
+            record = json.loads((path / "job.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if owner is None or record.get("owner") == owner:
+            out.append(record)
+    return sorted(out, key=lambda r: r["created_at"] + r["id"], reverse=True)
+
+
+def append_event(job_id: str, **event) -> None:
+    if not runs.is_writer():
+        return
+    with open(job_path(job_id) / "events.jsonl", "a") as f:
+        f.write(json.dumps({"time": runs.now_iso(), **event}) + "\n")
+
+
+def read_events(job_id: str) -> list[dict]:
+    path = job_path(job_id) / "events.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # being appended right now
+            continue
+    return out
+
+
+def request_cancel(job_id: str) -> None:
+    (job_path(job_id) / "cancel").touch()
+
+
+def cancel_requested(job_id: str) -> bool:
+    return (job_path(job_id) / "cancel").exists()
+
+
+def log_path(job_id: str) -> Path:
+    return job_path(job_id) / "worker.log"
+
+
+def log_tail(job_id: str, lines: int = 6) -> str:
     try:
-        result = train_stage(config, run_id, stop_event, resume_from, on_step)
-    except BaseException as err:  # KeyboardInterrupt included: the record must not stay `running`
-        message = f"{err.__class__.__name__}: {err}".strip()
-        runs.update_run(run_id, status="failed", error=message, ended_at=runs.now_iso())
-        if not isinstance(err, Exception):
-            raise
-        traceback.print_exc()
-        return runs.read_run(run_id) if runs.is_writer() else {"id": run_id, "status": "failed", "error": message}
-    status = "cancelled" if result.pop("cancelled") else "completed"
-    return runs.update_run(run_id, status=status, ended_at=runs.now_iso(), **result)
+        text = log_path(job_id).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
-class JobRunner:
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self.run_id: str | None = None
-        self.progress = (0, 0)  # (step, max_steps), for a header that wants it without reading disk
-
-    def active(self) -> str | None:
-        return self.run_id if self._thread is not None and self._thread.is_alive() else None
-
-    def _launch(self, config: TrainConfig, run_id: str, resume_from: str | None) -> str:
-        self._stop = threading.Event()
-        self.run_id, self.progress = run_id, (0, config.max_steps)
-        self._thread = threading.Thread(target=execute, name=f"train-{run_id}", daemon=True,
-                                        args=(config, run_id, self._stop, resume_from, self._on_step))
-        self._thread.start()
-        return run_id
-
-    def _on_step(self, step: int, max_steps: int) -> None:
-        self.progress = (step, max_steps)
-
-    def start(self, config: TrainConfig) -> str:
-        with self._lock:
-            if self.active():
-                raise JobBusy(f"run {self.run_id} is still training; cancel it or wait for it to finish")
-            preflight(config)
-            run_id = runs.new_run_id(config.stage, config.method, config.run_name)
-            runs.create_run(run_id, to_dict(config))
-            return self._launch(config, run_id, None)
-
-    def resume(self, run_id: str) -> str:
-        with self._lock:
-            if self.active():
-                raise JobBusy(f"run {self.run_id} is still training; cancel it or wait for it to finish")
-            config, checkpoint = prepare_resume(run_id)
-            return self._launch(config, run_id, checkpoint)
-
-    def cancel(self) -> str | None:
-        run_id = self.active()
-        if run_id:
-            self._stop.set()
-        return run_id
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+def holder_alive(record: dict) -> bool:
+    """Is some process still responsible for this job: its supervisor (the app or CLI that queued it) or a worker?"""
+    for who in (record.get("supervisor"), record.get("worker")):
+        if who and is_alive(who.get("pid"), who.get("pid_started")):
+            return True
+    return False
 
 
-def prepare_resume(run_id: str) -> tuple[TrainConfig, str | None]:
-    """The run's saved config and last checkpoint; metrics after that checkpoint are dropped (they will be redone)."""
-    record = runs.read_run(run_id)
-    if record["status"] not in ("interrupted", "failed", "cancelled"):
-        raise ValueError(f"run {run_id} is {record['status']}; only interrupted, failed or cancelled runs resume")
-    config = build_config(runs.read_config(run_id))
-    checkpoint = runs.latest_checkpoint(run_id)
-    step = int(checkpoint.name.split("-")[-1]) if checkpoint else 0
-    kept = [m for m in runs.read_metrics(run_id) if m.get("step", 0) <= step]
-    path = runs.run_path(run_id) / "metrics.jsonl"
-    path.write_text("".join(json.dumps(m) + "\n" for m in kept))
-    runs.update_run(run_id, status="queued", error="", pid=os.getpid())
-    return config, str(checkpoint) if checkpoint else None
+def mark_dead_jobs() -> list[str]:
+    """Jobs left queued/running by processes that are gone become `interrupted` (resumable), and so do their runs."""
+    marked = []
+    for record in list_jobs():
+        if record.get("status") in ("queued", "running") and not holder_alive(record):
+            update_job(record["id"], status="interrupted", ended_at=runs.now_iso(), worker=None,
+                       error=record.get("error") or "the process running it stopped before it finished")
+            append_event(record["id"], event="interrupted")
+            marked.append(record["id"])
+    runs.mark_interrupted()
+    return marked
 
 
-RUNNER = JobRunner()
+class JobContext:
+    """What a phase sees of its job: the stop flag (`is_set()`, as a training callback checks it), progress with an
+    ETA, and the runs it creates. `local_stop` is an extra flag (the CLI's Ctrl-C)."""
+
+    def __init__(self, job_id: str, index: int, local_stop=None):
+        self.job_id, self.index, self.local_stop = job_id, index, local_stop
+        self.started = time.perf_counter()
+        self._last_write = 0.0
+        self._done = 0
+
+    def is_set(self) -> bool:
+        return bool(self.local_stop is not None and self.local_stop.is_set()) or cancel_requested(self.job_id)
+
+    def check(self) -> None:
+        if self.is_set():
+            raise Cancelled("cancelled")
+
+    def progress(self, done: float, total: float | None = None, unit: str = "", force: bool = False) -> None:
+        self._done = done
+        now = time.perf_counter()
+        if not force and now - self._last_write < PROGRESS_EVERY_S and not (total and done >= total):
+            return
+        self._last_write = now
+        record = read_job(self.job_id)
+        elapsed = now - self.started
+        eta = elapsed / done * max(total - done, 0) if total and done else None
+        record["progress"] = {"done": done, "total": total, "unit": unit, "phase_index": self.index,
+                              "phase": record["phases"][self.index]["name"], "phases": len(record["phases"])}
+        record["eta_s"] = None if eta is None else round(eta, 1)
+        write_job(record)
+
+    def advance(self, count: int, total: int | None, unit: str) -> None:
+        """Progress by a count of finished items (answers generated); raises Cancelled when asked to stop."""
+        self.check()
+        self.progress(self._done + count, total, unit)
+
+    def on_step(self, step: int, max_steps: int) -> None:
+        self.progress(step, max_steps or None, "step")
+
+    def add_run(self, run_id: str) -> None:
+        """Record a run this phase trains, in the job and in the phase's spec, so a resumed job continues that run
+        instead of starting another."""
+        record = read_job(self.job_id)
+        record["phases"][self.index]["spec"]["run_id"] = run_id
+        if run_id not in record["run_ids"]:
+            record["run_ids"].append(run_id)
+        write_job(record)
+        append_event(self.job_id, event="run", run_id=run_id)
+
+
+def queue_position(record: dict, queued: list[str]) -> int | None:
+    """0 while running, n for the n-th job waiting, None when finished."""
+    if record["status"] == "running":
+        return 0
+    return queued.index(record["id"]) + 1 if record["id"] in queued else None

@@ -16,6 +16,12 @@ def runs_dir() -> Path:
     return path
 
 
+def jobs_dir() -> Path:
+    path = home() / "jobs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def datasets_dir() -> Path:
     path = home() / "datasets"
     path.mkdir(parents=True, exist_ok=True)
@@ -28,6 +34,7 @@ def cache_dir() -> Path:
     return path
 
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+REPO = Path(__file__).resolve().parent.parent
+ASSETS = REPO / "assets"
 CONFIGS = ASSETS / "configs"
 

@@ -7,12 +7,14 @@ killed mid-write still has its previous state. The UI, the CLI and the evaluatio
 import json
 import os
 import shutil
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
 
+from trainers.liveness import is_alive, process_identity
 from trainers.paths import runs_dir
 
 STATUSES = ("queued", "running", "completed", "cancelled", "failed", "interrupted")
@@ -46,10 +48,11 @@ def is_writer() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write a temp file, then rename: a reader sees the old record or the new one, never half of one."""
     if not is_writer():
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -59,11 +62,11 @@ def create_run(run_id: str, config: dict) -> Path:
     if not is_writer():
         return path
     path.mkdir(parents=True)
-    _atomic_write(path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    atomic_write(path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     (path / "metrics.jsonl").touch()
     record = dict.fromkeys(RUN_KEYS)
     record.update(id=run_id, stage=config["stage"], method=config["method"], base_model=config["base_model"],
-                  dataset=config["dataset"], status="queued", error="", pid=os.getpid())
+                  dataset=config["dataset"], status="queued", error="", **process_identity())
     write_run(run_id, record)
     return path
 
@@ -73,7 +76,7 @@ def read_run(run_id: str) -> dict:
 
 
 def write_run(run_id: str, record: dict) -> None:
-    _atomic_write(run_path(run_id) / "run.json", json.dumps(record, indent=2))
+    atomic_write(run_path(run_id) / "run.json", json.dumps(record, indent=2))
 
 
 def update_run(run_id: str, **fields) -> dict:
@@ -121,28 +124,17 @@ def list_runs() -> list[dict]:
     return sorted(out, key=lambda r: r.get("started_at") or r["id"], reverse=True)
 
 
-def mark_interrupted(active_ids: set[str] | None = None) -> list[str]:
-    """Runs left `running`/`queued` by a process that died: mark them `interrupted` so `resume` can pick them up."""
+def mark_interrupted() -> list[str]:
+    """Runs left `running`/`queued` by a process that is gone (pid and start time no longer match a live process):
+    mark them `interrupted` so `resume` can pick them up."""
     marked = []
     for record in list_runs():
-        if record.get("status") in ("running", "queued") and record["id"] not in (active_ids or set()):
-            pid = record.get("pid")
-            if pid and pid != os.getpid() and _alive(pid):
-                continue  # another live process (the CLI, the app) is training it
+        if record.get("status") in ("running", "queued") and not is_alive(record.get("pid"),
+                                                                           record.get("pid_started")):
             update_run(record["id"], status="interrupted", ended_at=now_iso(),
                        error="the process stopped before the run finished")
             marked.append(record["id"])
     return marked
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def latest_checkpoint(run_id: str) -> Path | None:

@@ -1,0 +1,141 @@
+"""The Jobs panel: every long task (training, evaluation, reproduce, export) with its phase, progress, ETA and place
+in the queue, read from `$PLAYGROUND_HOME/jobs`; cancel or resume one. The tabs that start jobs use `job_html` to
+show the job they started, so what a tab shows and what this panel shows come from the same record.
+"""
+
+import gradio as gr
+
+from playground.common import escape, fmt_duration, notice
+from trainers import jobs
+
+JOB_HEADERS = ["job", "kind", "status", "phase", "progress", "ETA", "queue", "runs", "error"]
+SHOWN_JOBS = 12
+
+
+def queue_state():
+    from trainers.job_queue import QUEUE
+
+    return QUEUE, QUEUE.waiting()
+
+
+def progress_text(record: dict) -> str:
+    p = record.get("progress") or {}
+    if not p.get("total"):
+        return f"{p.get('done') or 0:g} {p.get('unit', '')}".strip() if p.get("done") else ""
+    return f"{p.get('done') or 0:g}/{p['total']:g} {p.get('unit', '')}".strip()
+
+
+def phase_text(record: dict) -> str:
+    p = record.get("progress") or {}
+    phases = record.get("phases") or []
+    if len(phases) <= 1:
+        return p.get("phase") or ""
+    index = p.get("phase_index")
+    if index is None:
+        index = next((i for i, ph in enumerate(phases) if ph["status"] != "completed"), len(phases) - 1)
+    return f"{phases[index]['name']} ({index + 1}/{len(phases)})"
+
+
+def eta_text(record: dict) -> str:
+    return fmt_duration(record.get("eta_s")) if record.get("status") == "running" and record.get("eta_s") else "-"
+
+
+def position_text(record: dict, waiting: list[str]) -> str:
+    position = jobs.queue_position(record, waiting)
+    if position is None:
+        return "-"
+    return "running" if position == 0 else f"{position} in line"
+
+
+def job_html(job_id: str | None) -> str:
+    """A progress bar with the job's status, phase, progress, ETA and queue position, for the tab that started it."""
+    if not job_id:
+        return ""
+    try:
+        record = jobs.read_job(job_id)
+    except (OSError, ValueError):
+        return f"<div class='pg-progress-text'>job <code>{escape(job_id)}</code> not found</div>"
+    _, waiting = queue_state()
+    p = record.get("progress") or {}
+    pct = 100 if record["status"] == "completed" else min(100, 100 * (p.get("done") or 0) / p["total"]) if p.get(
+        "total") else 0
+    wait = ""
+    if record["status"] == "queued":
+        wait = f" · {position_text(record, waiting)}: waits for the job ahead of it"
+    if jobs.cancel_requested(job_id) and record["status"] in ("queued", "running"):
+        wait += " · cancelling"
+    error = f"<div class='pg-progress-text'>⚠️ {escape(record['error'])}</div>" if record.get("error") else ""
+    return (f"<div class='pg-progress'><div class='pg-bar pg-{escape(record['status'])}' style='width:{pct:.0f}%'>"
+            f"</div></div><div class='pg-progress-text'>job <code>{escape(job_id)}</code> · "
+            f"<b>{escape(record['status'])}</b> · {escape(phase_text(record))} · {escape(progress_text(record))} · "
+            f"ETA {eta_text(record)}{escape(wait)}</div>{error}")
+
+
+def jobs_table() -> list[list]:
+    _, waiting = queue_state()
+    return [[r["id"], r["kind"], r["status"], phase_text(r), progress_text(r), eta_text(r), position_text(r, waiting),
+             ", ".join(r.get("run_ids") or []), (r.get("error") or "")[:120]] for r in jobs.list_jobs()[:SHOWN_JOBS]]
+
+
+def header_job_text() -> str:
+    """One line for the header: the running job and how many wait."""
+    queue, waiting = queue_state()
+    current = queue.active()
+    if not current:
+        return "idle" + (f" · {len(waiting)} queued" if waiting else "")
+    try:
+        record = jobs.read_job(current)
+    except (OSError, ValueError):
+        return "starting"
+    eta = eta_text(record)
+    return (f"{record['kind']} `{current}` · {phase_text(record)} · {progress_text(record) or 'starting'}"
+            + (f" · ETA {eta}" if eta != "-" else "") + (f" · {len(waiting)} queued" if waiting else ""))
+
+
+def cancel_job(job_id: str) -> str:
+    queue, _ = queue_state()
+    if not job_id:
+        return notice("Pick a job to cancel.")
+    try:
+        outcome = queue.cancel(job_id.strip())
+    except (ValueError, OSError) as err:
+        return notice(f"Not cancelled: {err}")
+    if outcome == "cancelled":
+        return notice(f"Cancelled {job_id} before it started.", "info")
+    return notice(f"Cancelling {job_id}: a training stops after its current step and saves what it trained.", "info")
+
+
+def resume_job(job_id: str) -> str:
+    from trainers.job_queue import JobBusy
+
+    queue, _ = queue_state()
+    if not job_id:
+        return notice("Pick a job to resume.")
+    try:
+        record = queue.resume(job_id.strip())
+    except (JobBusy, ValueError, OSError) as err:
+        return notice(f"Not resumed: {err}")
+    done = sum(p["status"] == "completed" for p in record["phases"])
+    return notice(f"Queued {job_id} again; {done} of {len(record['phases'])} phases were already done and are kept.",
+                  "info")
+
+
+def create_jobs_panel():
+    with gr.Accordion("Jobs: what is running and what waits", open=False, elem_id="jobs-panel"):
+        table = gr.Dataframe(headers=JOB_HEADERS, value=jobs_table, interactive=False, wrap=True, max_height=300,
+                             elem_id="jobs-table")
+        with gr.Row(equal_height=True):
+            job = gr.Textbox(label="Job id", scale=3, elem_id="jobs-pick", placeholder="copy a job id from the table")
+            cancel_btn = gr.Button("Cancel job", size="sm", variant="stop", elem_id="jobs-cancel")
+            resume_btn = gr.Button("Resume job", size="sm", elem_id="jobs-resume")
+        message = gr.Markdown(elem_id="jobs-message")
+        timer = gr.Timer(3.0)
+    timer.tick(jobs_table, None, table, show_progress="hidden", queue=False)
+    cancel_btn.click(cancel_job, job, message, api_name="cancel_job")
+    resume_btn.click(resume_job, job, message, api_name="resume_job")
+    table.select(pick_job, None, job)
+    return table
+
+
+def pick_job(evt: gr.SelectData):
+    return evt.row_value[0] if evt.row_value else gr.skip()

@@ -1,0 +1,108 @@
+"""The phase functions a job is made of. Each takes (spec, ctx) and returns the phase's result (a small dict); it
+raises `Cancelled` when ctx says stop, any other exception when it fails. They run in a worker process
+(trainers/worker.py) or, for the CLI, in the foreground.
+
+    train   {config, run_id?, resume?}     one training run (created here when no run_id is given)
+    eval    {models, out_dir, ...}         the evaluation suite -> report.json / .csv / .html
+    judge   {out_dir, base_model}          reproduce's last step: the seed's claims against the measurements
+    export  {run_id}                       merge a LoRA adapter into its base
+"""
+
+from trainers import runs
+from trainers.jobs import Cancelled, JobContext
+
+
+class PhaseFailed(RuntimeError):
+    """The phase ended without its result; the message says why in one sentence."""
+
+
+def run_train(spec: dict, ctx: JobContext) -> dict:
+    """Train `spec["config"]` into `spec["run_id"]` (created here when absent). What happens to an existing run
+    follows its status: queued trains, interrupted / failed / cancelled resumes from its last checkpoint, completed
+    is already done (a job resumed after the worker died between the run's end and the phase's)."""
+    from trainers.config import build_config
+    from trainers.training import create_training_run, execute, prepare_resume
+
+    run_id, checkpoint = spec.get("run_id"), None
+    if not runs.is_writer():  # torchrun: rank 0 decides and records; the other ranks train the same run with it
+        checkpoint = runs.latest_checkpoint(run_id)
+        execute(build_config(runs.read_config(run_id)), run_id, ctx, str(checkpoint) if checkpoint else None,
+                ctx.on_step)
+        return {"run_id": run_id}
+    status = runs.read_run(run_id)["status"] if run_id else None
+    if status == "completed":
+        return _train_result(runs.read_run(run_id))
+    if status in ("interrupted", "failed", "cancelled"):
+        config, checkpoint = prepare_resume(run_id)
+        print(f"resuming {run_id} from " + (checkpoint or "step 0: no checkpoint was saved"), flush=True)
+    elif status == "queued":
+        config = build_config(runs.read_config(run_id))
+    elif status is None:
+        config = build_config(spec["config"])
+        run_id = create_training_run(config)
+    else:
+        raise PhaseFailed(f"run {run_id} is {status} in another process")
+    ctx.add_run(run_id)
+    record = execute(config, run_id, ctx, checkpoint, ctx.on_step)
+    if record["status"] == "failed":
+        raise PhaseFailed(f"run {run_id} failed: {record.get('error')}")
+    if record["status"] == "cancelled":
+        raise Cancelled(f"run {run_id} cancelled; what it trained is saved")
+    return _train_result(record)
+
+
+def _train_result(record: dict) -> dict:
+    return {"run_id": record["id"], "status": record["status"], "final_loss": record.get("final_loss")}
+
+
+def run_eval(spec: dict, ctx: JobContext) -> dict:
+    from evalsuite.runner import planned_generations, run_eval
+
+    models = spec.get("models") or ["base", *_trained_runs(ctx)]
+    total = planned_generations(len(models), spec.get("limit"))
+    ctx.progress(0, total, "answers", force=True)
+    report = run_eval(models, spec["out_dir"], base_model=spec.get("base_model", "embedded"),
+                      limit=spec.get("limit"), include_code=bool(spec.get("include_code")),
+                      max_new_tokens=int(spec.get("max_new_tokens", 64)),
+                      progress=lambda n: ctx.advance(n, total, "answers"))
+    meta = report.get("meta", {})
+    return {"report": f"{spec['out_dir']}/report.json", "out_dir": spec["out_dir"], "queries": meta.get("queries"),
+            "generated": meta.get("generated"), "cached": meta.get("cached"), "seconds": meta.get("seconds")}
+
+
+def _trained_runs(ctx: JobContext) -> list[str]:
+    """The runs the job's earlier training phases finished: what an evaluation without a model list evaluates."""
+    from trainers.jobs import read_job
+
+    return [p["result"]["run_id"] for p in read_job(ctx.job_id)["phases"]
+            if p["kind"] == "train" and p["status"] == "completed" and p.get("result")]
+
+
+def run_judge(spec: dict, ctx: JobContext) -> dict:
+    from evalsuite.reproduce import judge
+
+    return judge(spec, ctx)
+
+
+def run_export(spec: dict, ctx: JobContext) -> dict:
+    from trainers.export import merge_adapter
+
+    ctx.progress(0, 1, "model", force=True)
+    folder = merge_adapter(spec["run_id"])
+    ctx.progress(1, 1, "model", force=True)
+    return {"run_id": spec["run_id"], "folder": str(folder)}
+
+
+PHASES = {"train": run_train, "eval": run_eval, "judge": run_judge, "export": run_export}
+
+
+def run_ids_of(record: dict) -> list[str]:
+    """Runs a job touched that still exist."""
+    out = []
+    for run_id in record.get("run_ids") or []:
+        try:
+            runs.read_run(run_id)
+            out.append(run_id)
+        except (OSError, ValueError):
+            continue
+    return out

@@ -1,0 +1,53 @@
+"""Requests that become jobs, as the app makes them: each checks what it can at once (so a refusal comes back in
+the same second with its reason) and queues the rest.
+
+    run_id, job = submit_training(config)            # preflight, a queued run, a queued job
+    job = submit_resume(run_id)                      # continue an interrupted / failed / cancelled run
+    job = submit_eval(["base", run_id], out_dir)     # the evaluation suite
+    job = submit_export(run_id)                      # merge a LoRA into its base
+
+`evalsuite.reproduce.submit_reproduce` queues the six-phase reproduce job the same way.
+"""
+
+from trainers import jobs, runs
+from trainers.config import TrainConfig, to_dict
+
+
+def _queue(queue):
+    from trainers.job_queue import QUEUE
+
+    return queue or QUEUE
+
+
+def submit_training(config: TrainConfig, owner: str = "local", queue=None) -> tuple[str, dict]:
+    from trainers.training import create_training_run
+
+    run_id = create_training_run(config)
+    job = _queue(queue).submit("train", [jobs.phase(f"train {config.stage}/{config.method}", "train",
+                                                    config=to_dict(config), run_id=run_id)],
+                               owner=owner, title=f"train {run_id}", run_ids=[run_id])
+    return run_id, job
+
+
+def submit_resume(run_id: str, owner: str = "local", queue=None) -> dict:
+    record = runs.read_run(run_id)
+    if record["status"] not in ("interrupted", "failed", "cancelled"):
+        raise ValueError(f"run {run_id} is {record['status']}; only interrupted, failed or cancelled runs resume")
+    return _queue(queue).submit("train", [jobs.phase(f"resume {run_id}", "train", run_id=run_id)], owner=owner,
+                                title=f"resume {run_id}", run_ids=[run_id])
+
+
+def submit_eval(models: list[str], out_dir, base_model: str = "embedded", limit: int | None = None,
+                include_code: bool = False, max_new_tokens: int = 64, owner: str = "local", queue=None) -> dict:
+    phase = jobs.phase("evaluate", "eval", models=list(models), out_dir=str(out_dir), base_model=base_model,
+                       limit=limit, include_code=bool(include_code), max_new_tokens=int(max_new_tokens))
+    return _queue(queue).submit("eval", [phase], owner=owner, title=f"evaluate {', '.join(models)}")
+
+
+def submit_export(run_id: str, owner: str = "local", queue=None) -> dict:
+    record = runs.read_run(run_id)
+    if record.get("method") not in ("lora", "qlora") or not record.get("artifact_dir"):
+        raise ValueError(f"run {run_id} has no LoRA adapter to merge (method {record.get('method')}, "
+                         f"status {record['status']})")
+    return _queue(queue).submit("export", [jobs.phase(f"export {run_id}", "export", run_id=run_id)], owner=owner,
+                                title=f"export {run_id}")
