@@ -42,11 +42,13 @@ def matmul_peak_gflops(dtype_name: str = "bf16", size: int = 2048, repeats: int 
 
 def train_run(config: str, overrides: dict, label: str) -> dict:
     """One training run in its own process, so its peak memory is its own; returns run.json."""
-    args = [sys.executable, "-m", "trainers", "train", str(CONFIGS / config), "--set", f"run_name=bench-{label}"]
+    args = [sys.executable, "-m", "trainers", "train", str(CONFIGS / config), "--json",
+            "--set", f"run_name=bench-{label}"]
     for key, value in overrides.items():
         args += ["--set", f"{key}={value}"]
     proc = subprocess.run(args, capture_output=True, text=True)
-    run_id = next((line.split()[1].rstrip(":") for line in proc.stdout.splitlines() if line.startswith("run ")), None)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    run_id = lines[0]["run_id"] if lines else None
     if proc.returncode != 0 or run_id is None:
         raise RuntimeError(f"bench run {label} failed: {proc.stderr.strip()[-500:]}")
     return runs.read_run(run_id)

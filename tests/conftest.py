@@ -10,6 +10,7 @@ Engine helpers (`tiny_config`, `train_now`, `run_cli`, `write_jsonl`) drive the 
 subprocess, `create_training_run` + `execute` in-process as a worker calls them, or a test's own `job_queue`.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -151,3 +152,46 @@ def job_queue():
     while queue.active() and time.time() < deadline:
         time.sleep(0.1)
     assert all(r["status"] in jobs.FINISHED for r in jobs.list_jobs()), "a job outlived its test"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(home: Path, cache: str, base_model: str = "tiny", **env_extra):
+    """`python app.py` on a free port with its own PLAYGROUND_HOME: yields (url, home) once the page answers 200,
+    and stops the app (and so its job workers) afterwards. Its output goes to home/app.log."""
+    import urllib.request
+
+    port = _free_port()
+    env = {**os.environ, "PLAYGROUND_HOME": str(home), "PLAYGROUND_CACHE": cache, "PLAYGROUND_BASE_MODEL": base_model,
+           "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false", **env_extra}
+    log = open(home / "app.log", "w")
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            try:
+                if urllib.request.urlopen(url, timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, (home / "app.log").read_text()[-3000:]
+            assert time.perf_counter() - started < 60, "the app did not answer within 60 s"
+            time.sleep(0.25)
+        print(f"app answered HTTP 200 after {time.perf_counter() - started:.1f} s")
+        yield url, home
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

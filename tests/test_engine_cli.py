@@ -57,6 +57,27 @@ def test_cli_trains_a_lora_adapter_end_to_end(run_cli, playground_home, tiny_pat
                                                                                                        1e-3)
 
 
+def test_cli_json_lines_name_the_run_and_the_job_and_jobs_lists_it(run_cli, playground_home, tiny_path):
+    result = run_cli("train", "assets/configs/stage1_sft.yaml", *TINY_SETS, "--set", "max_steps=2", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]  # every stdout line is JSON
+    first, last = lines[0], lines[-1]
+    assert [p.name for p in run_dirs(playground_home)] == [first["run_id"]]
+    job = json.loads((playground_home / "jobs" / first["job_id"] / "job.json").read_text())
+    assert job["kind"] == "train" and job["status"] == "completed" and job["run_ids"] == [first["run_id"]]
+    assert job["owner"] == "cli" and job["progress"]["done"] == job["progress"]["total"] == 2
+    assert (last["run_id"], last["job_id"], last["status"]) == (first["run_id"], first["job_id"], "completed")
+    assert last["final_loss"] == json.loads((playground_home / "runs" / first["run_id"] / "run.json").read_text())[
+        "final_loss"]
+
+    listing = run_cli("jobs", timeout=60)
+    assert listing.returncode == 0
+    [row] = [line for line in listing.stdout.splitlines() if line.startswith(first["job_id"])]
+    assert " completed " in row and first["run_id"] in row
+    as_json = [json.loads(line) for line in run_cli("jobs", "--json", timeout=60).stdout.splitlines()]
+    assert [j["id"] for j in as_json] == [first["job_id"]]
+
+
 def test_cli_refuses_a_malformed_dataset_before_creating_a_run(run_cli, playground_home, write_jsonl, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"prompt": "ok", "output": "fine"}\n{"prompt": "no output"}\n'

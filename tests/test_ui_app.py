@@ -10,12 +10,11 @@ checked where they happen. Every test leaves a screenshot of its tab in test-art
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+
+from conftest import running_app
 
 import pytest
 
@@ -27,12 +26,6 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
                 "--no-first-run", "--disable-sync"]
 STEPS = 8
 LONG = 180_000  # ms: training and generation on a shared 2-core CPU
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -55,34 +48,8 @@ def app_url(ui_model_cache, tmp_path_factory):
     pytest.importorskip("playwright")
     if not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed (scripts/setup.sh --dev installs it)")
-    home = tmp_path_factory.mktemp("ui-home")
-    port = _free_port()
-    env = {**os.environ, "PLAYGROUND_HOME": str(home), "PLAYGROUND_CACHE": ui_model_cache,
-           "PLAYGROUND_BASE_MODEL": "tiny", "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false"}
-    log = open(home / "app.log", "w")
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        while True:
-            try:
-                if urllib.request.urlopen(url, timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, (home / "app.log").read_text()[-3000:]
-            assert time.perf_counter() - started < 60, "the app did not answer within 60 s"
-            time.sleep(0.25)
-        print(f"app answered HTTP 200 after {time.perf_counter() - started:.1f} s")
+    with running_app(tmp_path_factory.mktemp("ui-home"), ui_model_cache) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
