@@ -27,15 +27,21 @@ def bench_switch(hub, adapters: list[str], repeats: int = 20) -> None:
     emit("adapter_switch_vs_reload", reload_ms / switch_ms, "x", target=">= 100")
 
 
-def bench_compare(hub, targets: list[str], prompt: str, max_new_tokens: int = 48) -> None:
-    from trainers.generate import compare
+def _compare(hub, targets: list[str], prompt: str, max_new_tokens: int, batch_size: int) -> dict[str, str]:
+    """What the Compare tab does; batch_size=1 makes every model answer alone, one generate call each."""
+    from trainers.generate import answer_grid
 
-    compare(hub, prompt, targets, max_new_tokens, batched=True)  # warm-up
+    grid = answer_grid(hub, targets, [[{"role": "user", "content": prompt}]], max_new_tokens, batch_size=batch_size)
+    return {target: outs[0] for target, outs in grid.items()}
+
+
+def bench_compare(hub, targets: list[str], prompt: str, max_new_tokens: int = 48) -> None:
+    _compare(hub, targets, prompt, max_new_tokens, batch_size=len(targets))  # warm-up
     started = time.perf_counter()
-    batched = compare(hub, prompt, targets, max_new_tokens, batched=True)
+    batched = _compare(hub, targets, prompt, max_new_tokens, batch_size=len(targets))
     batched_s = time.perf_counter() - started
     started = time.perf_counter()
-    sequential = compare(hub, prompt, targets, max_new_tokens, batched=False)
+    sequential = _compare(hub, targets, prompt, max_new_tokens, batch_size=1)
     sequential_s = time.perf_counter() - started
     same = sum(batched[t] == sequential[t] for t in targets)
     lengths = [len(hub.tokenizer(sequential[t], add_special_tokens=False)["input_ids"]) for t in targets]
@@ -54,13 +60,14 @@ def _common_prefix_tokens(tokenizer, a: str, b: str) -> int:
 
 
 def bench_chat(hub, prompt: str = "Explain in three sentences why the sky is blue.", max_new_tokens: int = 64):
+    from trainers.adapters import BASE
     from trainers.generate import stream_chat
 
-    list(stream_chat(hub, "base", [{"role": "user", "content": "Hi"}], max_new_tokens=4))  # warm-up
+    list(stream_chat(hub, BASE, [{"role": "user", "content": "Hi"}], max_new_tokens=4))  # warm-up
     started = time.perf_counter()
     first = None
     text = ""
-    for partial in stream_chat(hub, "base", [{"role": "user", "content": prompt}], max_new_tokens=max_new_tokens):
+    for partial in stream_chat(hub, BASE, [{"role": "user", "content": prompt}], max_new_tokens=max_new_tokens):
         text = partial
         if first is None:
             first = time.perf_counter() - started
@@ -72,6 +79,7 @@ def bench_chat(hub, prompt: str = "Explain in three sentences why the sky is blu
 
 def bench_eval(hub, targets: list[str], limit: int | None, subset: int = 12) -> None:
     from evalsuite.runner import run_eval
+    from trainers.adapters import BASE
 
     started = time.perf_counter()
     report = run_eval(targets, None, base_model=hub.base_name, limit=limit, hub=hub, use_cache=False)
@@ -80,7 +88,7 @@ def bench_eval(hub, targets: list[str], limit: int | None, subset: int = 12) -> 
     timings = {}
     for batch_size in (16, 1):
         started = time.perf_counter()
-        run_eval(["base"], None, base_model=hub.base_name, limit=subset, hub=hub, use_cache=False,
+        run_eval([BASE], None, base_model=hub.base_name, limit=subset, hub=hub, use_cache=False,
                  batch_size=batch_size)
         timings[batch_size] = time.perf_counter() - started
     emit("eval_batched_speedup", timings[1] / timings[16], "x", target=">= 3", subset_queries=subset)

@@ -14,15 +14,14 @@ def _progress(total: int):
 
 
 def cmd_run(args) -> int:
-    from evalsuite.runner import build_variants, run_eval
-    from evalsuite.suite import load_suite
+    from evalsuite.runner import planned_generations, run_eval
+    from trainers.adapters import BASE
 
-    models = (["base"] if args.base else []) + list(args.runs or [])
+    models = ([BASE] if args.base else []) + list(args.runs or [])
     if not models:
         print("error: nothing to evaluate; pass --base and/or --runs ID ...", file=sys.stderr)
         return 1
-    per_model = sum(len(build_variants(q, _NoTokenizer())) for q in load_suite())
-    bar, update = _progress(per_model * len(models) if not args.limit else None)
+    bar, update = _progress(planned_generations(len(models), args.limit))
     report = run_eval(models, args.out, base_model=args.base_model, limit=args.limit, include_code=args.run_code,
                       progress=update, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     bar.close()
@@ -31,13 +30,6 @@ def cmd_run(args) -> int:
     print(f"report: {args.out}/report.html ({report['meta']['generated']} generated, "
           f"{report['meta']['cached']} from cache, {report['meta']['seconds']} s)")
     return 0
-
-
-class _NoTokenizer:
-    """Counting variants needs no real chat template."""
-
-    def apply_chat_template(self, messages, **kwargs):
-        return messages[-1]["content"]
 
 
 def cmd_reproduce(args) -> int:

@@ -9,6 +9,7 @@ Usage:
     from evalsuite.robustness import query_metrics, model_robustness
     query_metrics(rows_for_one_model_and_query)     # {"overall": {...}, "paraphrase": {...}, ...}
     model_robustness(all_result_rows)               # model -> {"overall": {...}, <kind>: {...}, "per_query": {...}}
+    grid_robustness(variants, answers, scores, "q1")  # the same for one task's grid of answers (Paraphrase test)
 
 Metrics over a set of variants:
     mean, worst (min), best (max), spread (max - min), std (population std of the scores),
@@ -89,3 +90,19 @@ def model_robustness(results: list[dict]) -> dict:
         entry["per_query"] = per_query
         report[model] = entry
     return report
+
+
+def grid_results(variants: list[dict], answers: dict[str, list[str]], scores: dict[str, list[tuple]],
+                 query_id: str) -> list[dict]:
+    """Result rows (as the runner writes them) for a grid: variants from evalsuite.variants, answers and
+    (score, passed) per model and variant."""
+    return [{"model": model, "query_id": query_id, "variant": v["variant"], "variant_kind": v["variant_kind"],
+             "score": score, "passed": bool(passed), "answer": answer}
+            for model in answers
+            for v, answer, (score, passed) in zip(variants, answers[model], scores[model], strict=True)]
+
+
+def grid_robustness(variants: list[dict], answers: dict[str, list[str]], scores: dict[str, list[tuple]],
+                    query_id: str) -> dict:
+    """`model_robustness` over one task's grid of answers."""
+    return model_robustness(grid_results(variants, answers, scores, query_id))

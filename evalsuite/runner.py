@@ -1,13 +1,15 @@
 """Run the suite on the base model and any set of runs, on one resident base with adapters hot-swapped.
 
-    from evalsuite.runner import run_eval
+    from evalsuite.runner import run_eval, planned_generations
     report = run_eval(["base", run_id], out_dir="outputs/eval/x", limit=10)
+    planned_generations(2, limit=10)      # answers that evaluation generates when nothing is cached yet
     python -m evalsuite run --base --runs RUN_ID --out DIR
 
-Each query becomes several variants: every paraphrase in the chat format (what Chat shows), and the canonical
-phrasing under two training templates and every held-out template. Generation is greedy and batched (prompts
-sorted by length, left-padded). Answers are cached per (model content hash, query, variant, prompt) in
-$PLAYGROUND_HOME/eval_cache.jsonl, so a re-run only generates what changed; scoring is always redone.
+Each query becomes the variants of evalsuite.variants (every paraphrase as a chat message, the canonical phrasing
+under two training templates and every held-out template), answered through `trainers.generate.answer_grid`, the
+path Chat, Compare and the Paraphrase test use, so an adapter answers here what it answers there. Answers are
+cached per (model content hash, query, variant, prompt) in $PLAYGROUND_HOME/eval_cache.jsonl, so a re-run only
+generates what changed; scoring is always redone.
 """
 
 import ast
@@ -18,24 +20,18 @@ from pathlib import Path
 
 from evalsuite.report import write_report
 from evalsuite.scorers import score_details
-from evalsuite.suite import load_suite
+from evalsuite.suite import load_suite, select_queries
+from evalsuite.variants import SEEN_TEMPLATES, query_variants  # noqa: F401 (the evaluate tab imports it from here)
 from trainers.adapters import BASE, ModelHub, describe_target
-from trainers.generate import generate_batch
+from trainers.generate import answer_grid, render_prompt
 from trainers.paths import home
-from trainers.templates import CHAT, HELDOUT_TEMPLATES, render_with_template
-
-SEEN_TEMPLATES = ("alpaca", "qa")  # training templates other than chat, to tell seen from held-out formats
 
 
-def build_variants(query, tokenizer) -> list[dict]:
-    variants = [{"variant": f"p{i}", "variant_kind": "paraphrase",
-                 "prompt": render_with_template(CHAT, text, query.input or "", tokenizer)}
-                for i, text in enumerate(query.paraphrases)]
-    for kind, names in (("seen_template", SEEN_TEMPLATES), ("heldout_template", tuple(HELDOUT_TEMPLATES))):
-        variants += [{"variant": f"tpl:{name}", "variant_kind": kind,
-                      "prompt": render_with_template(name, query.canonical, query.input or "", tokenizer)}
-                     for name in names]
-    return variants
+def planned_generations(n_models: int, limit: int | None = None) -> int:
+    """How many answers an evaluation of `n_models` models on `limit` queries generates before the answer cache
+    (the total its `progress` calls add up to when nothing is cached)."""
+    queries = select_queries(load_suite(), limit)
+    return n_models * sum(len(query_variants(q)) for q in queries)
 
 
 def model_key(target: str, base_model: str) -> str:
@@ -86,55 +82,49 @@ def static_code_check(answer: str, check: dict) -> dict:
             "extra": {"executed": False}}
 
 
-def generate_for_target(hub, target, jobs, batch_size, max_new_tokens, progress=None) -> list[str]:
-    """Answers for `jobs` (dicts with a prompt) from one model, batched and sorted by length to limit padding."""
-    from contextlib import nullcontext
-
-    order = sorted(range(len(jobs)), key=lambda i: len(jobs[i]["prompt"]))
-    answers = [""] * len(jobs)
-    with hub.lock:
-        model, tokenizer, _ = hub.activate(target)
-        with hub.base_context() if target == BASE else nullcontext():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
-                outs = generate_batch(model, tokenizer, [jobs[i]["prompt"] for i in chunk], max_new_tokens)
-                for i, out in zip(chunk, outs, strict=True):
-                    answers[i] = out.strip()
-                if progress:
-                    progress(len(chunk))
-    return answers
+def _answers(hub, models, jobs, keys, cache, batch_size, max_new_tokens, progress) -> dict:
+    """{(model, job index): answer} for every job not in the cache, the models whose missing jobs are the same
+    answering together in one `answer_grid` call (usually: all of them, or none on a re-run)."""
+    missing: dict[tuple, list[str]] = {}
+    for target in models:
+        todo = tuple(i for i, k in enumerate(keys[target]) if cache is None or k not in cache.entries)
+        missing.setdefault(todo, []).append(target)
+    fresh = {}
+    for todo, group in missing.items():
+        if not todo:
+            continue
+        got = answer_grid(hub, group, [jobs[i]["prompt"] for i in todo], max_new_tokens, progress=progress,
+                          batch_size=batch_size)
+        for target in group:
+            for i, answer in zip(todo, got[target], strict=True):
+                fresh[target, i] = answer.strip()
+                if cache is not None:
+                    cache.add(keys[target][i], fresh[target, i])
+    return fresh
 
 
 def run_eval(models: list[str], out_dir=None, base_model: str = "embedded", limit: int | None = None,
              include_code: bool = False, progress=None, max_new_tokens: int = 64, batch_size: int = 16,
              hub: ModelHub | None = None, use_cache: bool = True) -> dict:
-    """Evaluate each target ("base" or a run id) on the suite; writes report.json/csv/html when `out_dir` is set."""
-    queries = load_suite()
-    if limit:  # keep every category represented in a short run
-        by_cat = {}
-        for q in queries:
-            by_cat.setdefault(q.category, []).append(q)
-        per = max(1, limit // len(by_cat))
-        queries = [q for qs in by_cat.values() for q in qs[:per]]
+    """Evaluate each target ("base" or a run id) on the suite; writes report.json/csv/html when `out_dir` is set.
+    `progress(n)` gets the number of answers generated after each batch of at most `batch_size` rows; an exception
+    it raises stops the evaluation."""
+    models = list(dict.fromkeys(models))
+    queries = select_queries(load_suite(), limit)
     hub = hub or ModelHub(base_model)
     _, tokenizer = hub.ensure_base()
     cache = AnswerCache(home() / "eval_cache.jsonl") if use_cache else None
-    started, results, generated = time.perf_counter(), [], 0
-    for target in models:
-        key = model_key(target, hub.base_name)
-        jobs = [{"query": q, **v} for q in queries for v in build_variants(q, tokenizer)]
-        keys = [AnswerCache.key(key, j["query"].id, j["variant"], j["prompt"], max_new_tokens) for j in jobs]
-        todo = [i for i, k in enumerate(keys) if cache is None or k not in cache.entries]
-        fresh = generate_for_target(hub, target, [jobs[i] for i in todo], batch_size, max_new_tokens, progress)
-        generated += len(todo)
-        for i, answer in zip(todo, fresh, strict=True):
-            if cache is not None:
-                cache.add(keys[i], answer)
-        for job, k, i in zip(jobs, keys, range(len(jobs)), strict=True):
-            answer = cache.entries[k] if cache is not None else fresh[todo.index(i)]
-            results.append(score_row(target, job, answer, include_code))
-    meta = {"models": models, "base_model": hub.base_name, "queries": len(queries), "generated": generated,
-            "cached": len(results) - generated, "seconds": round(time.perf_counter() - started, 1),
+    started = time.perf_counter()
+    jobs = [{"query": q, **v} for q in queries for v in query_variants(q)]
+    for job in jobs:  # the text the base's tokenizer sends: the report's prompt and the cache key
+        job["text"] = render_prompt(tokenizer, job["prompt"])
+    keys = {t: [AnswerCache.key(model_key(t, hub.base_name), j["query"].id, j["variant"], j["text"], max_new_tokens)
+                for j in jobs] for t in models}
+    fresh = _answers(hub, models, jobs, keys, cache, batch_size, max_new_tokens, progress)
+    results = [score_row(t, job, fresh[t, i] if (t, i) in fresh else cache.entries[keys[t][i]], include_code)
+               for t in models for i, job in enumerate(jobs)]
+    meta = {"models": models, "base_model": hub.base_name, "queries": len(queries), "generated": len(fresh),
+            "cached": len(results) - len(fresh), "seconds": round(time.perf_counter() - started, 1),
             "max_new_tokens": max_new_tokens, "code_executed": include_code, "decoding": "greedy"}
     if out_dir:
         paths = write_report(results, out_dir, meta)
@@ -151,4 +141,4 @@ def score_row(target: str, job: dict, answer: str, include_code: bool) -> dict:
     else:
         details = score_details(query, answer)
     return {"model": target, "query_id": query.id, "category": query.category, "variant": job["variant"],
-            "variant_kind": job["variant_kind"], "prompt": job["prompt"], "answer": answer, **details}
+            "variant_kind": job["variant_kind"], "prompt": job["text"], "answer": answer, **details}

@@ -7,6 +7,7 @@ Usage:
     query = load_suite()[0]
     score, passed, why = score_answer(query, "Paris.")   # score in [0, 1], why is a readable reason
     details = score_details(query, "Paris.")             # same plus `extra` (numeric strict/flexible, ifeval levels)
+    scores, meaning = score_cells({"base": ["Paris", "Lyon"]}, expected="Paris")   # a grid of answers to one task
 
 Check types (see assets/eval/README.md):
 - exact: normalised alias match. The answer's first non-empty line passes if any alias appears in it as whole
@@ -23,6 +24,7 @@ Check types (see assets/eval/README.md):
 """
 
 import re
+from collections import Counter
 
 from evalsuite import ifeval, sandbox
 
@@ -137,3 +139,23 @@ def score_answer(query, answer: str) -> tuple[float, bool, str]:
     """(score in [0, 1], passed, why) for one answer, dispatching on the query's check type."""
     d = score_details(query, answer)
     return d["score"], d["passed"], d["why"]
+
+
+def score_cells(answers: dict[str, list[str]], query=None, expected: str = "") -> tuple[dict, str]:
+    """({model: [(score, passed)] per answer}, what a pass means) for many answers to one task (the Paraphrase
+    test): the suite query's check when there is one, else containing `expected`, else agreeing with the model's
+    majority first line."""
+    scores = {}
+    for model, outs in answers.items():
+        if query is not None:
+            scores[model] = [score_answer(query, a)[:2] for a in outs]
+        elif expected:
+            scores[model] = [score_exact(a, [expected])[:2] for a in outs]
+        else:
+            normal = [normalize_text(a.strip().splitlines()[0] if a.strip() else "") for a in outs]
+            majority = Counter(n for n in normal if n).most_common(1)[0][0] if any(normal) else ""
+            # an empty answer agrees with nothing: a model that says nothing everywhere is not "consistent"
+            scores[model] = [(float(bool(n) and n == majority), bool(n) and n == majority) for n in normal]
+    meaning = (f"passes the suite's check for {_field(query, 'id')}" if query is not None else
+               f"contains the expected answer '{expected}'" if expected else "agrees with the model's majority answer")
+    return scores, meaning

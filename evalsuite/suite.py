@@ -2,8 +2,9 @@
 
 Usage:
 
-    from evalsuite.suite import load_suite, validate_suite, read_rows
+    from evalsuite.suite import load_suite, read_rows, select_queries, validate_suite
     queries = load_suite()                        # list[Query], raises ValueError listing every problem
+    short = select_queries(queries, 12)           # about 12 queries, every category represented
     problems = validate_suite(read_rows(path))    # ["line 3: paraphrases: needs at least 3 distinct phrasings"]
     python -m evalsuite.suite [PATH]              # prints the problems (exit 1) or a per-category count
 
@@ -189,6 +190,18 @@ def load_suite(path: str | Path = SUITE_PATH) -> list[Query]:
         raise ValueError(f"{path}: {len(problems)} problems:\n" + "\n".join(problems))
     fields = set(REQUIRED + OPTIONAL)
     return [Query(**{k: v for k, v in r.items() if k in fields}) for r in rows if not r.get("_blank")]
+
+
+def select_queries(queries: list[Query], limit: int | None = None) -> list[Query]:
+    """The first `limit // categories` queries of every category (at least one each), in category order of first
+    appearance: a short run still covers every category. No limit (or 0): all of them."""
+    if not limit:
+        return list(queries)
+    by_category: dict[str, list[Query]] = {}
+    for q in queries:
+        by_category.setdefault(q.category, []).append(q)
+    per = max(1, limit // len(by_category))
+    return [q for qs in by_category.values() for q in qs[:per]]
 
 
 def suite_version(queries: list[Query]) -> str:

@@ -8,7 +8,8 @@ import threading
 import gradio as gr
 
 from playground import state
-from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice
+from playground.common import model_targets, notice
+from trainers.adapters import BASE, compatibility_problem
 from trainers.models import REGISTRY
 
 MAX_CHAT_CHARS = 4000
@@ -43,7 +44,7 @@ def switch_model(base_model: str, target: str) -> str:
     """Make `target` the active model on the resident base and report the measured switch time."""
     from trainers.models import ModelNotFound
 
-    target = target or BASE_TARGET
+    target = target or BASE
     hub = state.get_hub(base_model)
     problem = compatibility_problem(hub, target)
     if problem:
@@ -72,7 +73,7 @@ def chat(message: str, history: list, base_model: str, target: str, system: str,
         yield history, message, notice(f"Message too long: {len(text):,} characters, the limit is "
                                        f"{MAX_CHAT_CHARS:,}. Shorten it; your text is still in the box.")
         return
-    target = target or BASE_TARGET
+    target = target or BASE
     hub = state.get_hub(base_model)
     problem = compatibility_problem(hub, target)
     if problem:
@@ -98,7 +99,7 @@ def create_chat_tab():
             base_model = gr.Dropdown(list(REGISTRY), value=state.default_base(), allow_custom_value=True,
                                      label="Base model (resident)", scale=2, elem_id="chat-base",
                                      info="adapters load onto this base; runs trained on another base are refused")
-            target = gr.Dropdown(model_targets(), value=BASE_TARGET, label="Talk to", scale=3, elem_id="chat-target",
+            target = gr.Dropdown(model_targets(), value=BASE, label="Talk to", scale=3, elem_id="chat-target",
                                  allow_custom_value=True,
                                  info="the base, or any run with a saved adapter or checkpoint")
             refresh_btn = gr.Button("↻ runs", size="sm", scale=0, elem_id="chat-refresh")

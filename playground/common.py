@@ -7,10 +7,11 @@ from pathlib import Path
 import gradio as gr
 
 from trainers import runs
+from trainers.adapters import BASE, compatibility_problem  # noqa: F401 (re-exported: the evaluate tab imports it here)
 from trainers.paths import ASSETS, datasets_dir
 
 REPO = ASSETS.parent
-BASE_TARGET = "base"
+BASE_TARGET = BASE  # the old spelling, still imported by tabs that other work is rewriting
 
 
 def notice(text: str, kind: str = "warning") -> str:
@@ -66,13 +67,13 @@ def run_choices(statuses: tuple[str, ...] | None = None, methods: tuple[str, ...
 def model_targets() -> list[tuple[str, str]]:
     """What chat, compare, paraphrase and evaluate can talk to: the base and every run with a saved model."""
     usable = [r for r in safe_list_runs() if r.get("artifact_dir") and Path(r["artifact_dir"]).is_dir()]
-    return [("base model", BASE_TARGET)] + [(run_label(r), r["id"]) for r in usable]
+    return [("base model", BASE)] + [(run_label(r), r["id"]) for r in usable]
 
 
 def targets_picker(elem_id: str, label: str = "Models", **kwargs) -> gr.Dropdown:
     """A multi-select of the base and finished runs. Custom values are allowed so API clients can name runs made
     after the page was built (the functions check every name and say which ones they cannot use)."""
-    return gr.Dropdown(model_targets(), value=[BASE_TARGET], multiselect=True, allow_custom_value=True, label=label,
+    return gr.Dropdown(model_targets(), value=[BASE], multiselect=True, allow_custom_value=True, label=label,
                        elem_id=elem_id, info="the base model and any finished run", **kwargs)
 
 
@@ -98,20 +99,3 @@ def fmt_duration(seconds) -> str:
         return "-"
     seconds = int(round(seconds))
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def compatibility_problem(hub, target: str) -> str:
-    """Why `target` cannot run on the hub's base (an adapter trained on another base), checked before any load."""
-    from trainers.adapters import AdapterMismatch, describe_target
-
-    if target == BASE_TARGET:
-        return ""
-    try:
-        info = describe_target(target)
-        if info["kind"] == "adapter":
-            hub.check_base(info, target)
-    except (AdapterMismatch, ValueError) as err:
-        return str(err)
-    except OSError:
-        return f"'{target}' is not a run with a saved model (see the Runs tab)"
-    return ""

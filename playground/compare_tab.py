@@ -1,5 +1,6 @@
-"""Compare tab: one prompt, an answer from the base and from every selected stage side by side. The base and its
-adapters answer in one batched generate (PEFT per-row adapters); full checkpoints answer one after another.
+"""Compare tab: one prompt, an answer from the base and from every selected stage side by side, through
+`trainers.generate.answer_grid` (one user message): the base and its adapters answer in one batched generate with
+per-row adapters, full checkpoints on their own, and each answers what it answers in Chat.
 """
 
 import time
@@ -7,8 +8,9 @@ import time
 import gradio as gr
 
 from playground import state
-from playground.common import BASE_TARGET, compatibility_problem, escape, model_targets, notice, targets_picker
+from playground.common import escape, model_targets, notice, targets_picker
 from playground.chat_tab import MAX_CHAT_CHARS
+from trainers.adapters import BASE, compatibility_problem
 
 
 def answer_cards(answers: dict[str, str]) -> str:
@@ -20,7 +22,7 @@ def answer_cards(answers: dict[str, str]) -> str:
 
 def run_compare(prompt: str, targets: list[str], max_new_tokens: int, base_model: str | None = None):
     """(cards HTML, {target: answer}, message)."""
-    from trainers.generate import compare
+    from trainers.generate import answer_grid
 
     prompt = (prompt or "").strip()
     targets = list(dict.fromkeys(targets or []))
@@ -38,7 +40,8 @@ def run_compare(prompt: str, targets: list[str], max_new_tokens: int, base_model
         return gr.skip(), gr.skip(), notice(skipped)
     started = time.perf_counter()
     try:
-        answers = compare(hub, prompt, usable, int(max_new_tokens))
+        grid = answer_grid(hub, usable, [[{"role": "user", "content": prompt}]], int(max_new_tokens))
+        answers = {target: outs[0] for target, outs in grid.items()}
     except Exception as err:  # keep the tab alive and say what failed
         return gr.skip(), gr.skip(), notice(f"Compare failed: {err.__class__.__name__}: {err}")
     seconds = time.perf_counter() - started
@@ -67,5 +70,5 @@ def create_compare_tab(base_model=None):
     inputs = [prompt, targets, max_new] + ([base_model] if base_model is not None else [])
     run_btn.click(run_compare, inputs, [cards, answers, message], api_name="compare")
     tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
-        v for _, v in model_targets()}] or [BASE_TARGET]), targets, targets, show_progress="hidden")
+        v for _, v in model_targets()}] or [BASE]), targets, targets, show_progress="hidden")
     return tab

@@ -1,15 +1,16 @@
-"""Paraphrase test: one task asked N ways (typed, taken from the evaluation suite, and optionally rendered through
-every training and held-out template) x the selected stages. Shows the grid of answers, a consistency heatmap
-(stage x phrasing: right answer, or agreement with the stage's majority answer when none is given) and the suite's
-robustness metrics (evalsuite.robustness) for exactly these rows.
+"""Paraphrase test: one task asked N ways (typed, or taken from the evaluation suite, and optionally the first
+phrasing rendered through the templates the evaluation uses) x the selected stages. Shows the grid of answers, a
+consistency heatmap (stage x phrasing: right answer, or agreement with the stage's majority answer when none is
+given) and the suite's robustness metrics for exactly these rows. The variants, the answering path and the scoring
+are the Evaluate tab's (evalsuite.variants, trainers.generate.answer_grid, evalsuite.scorers / robustness); this
+module only formats them.
 """
-
-from collections import Counter
 
 import gradio as gr
 
 from playground import state
-from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice, targets_picker
+from playground.common import model_targets, notice, targets_picker
+from trainers.adapters import BASE, compatibility_problem
 
 MAX_PHRASINGS = 24
 ROBUSTNESS_HEADERS = ["model", "mean score", "worst", "spread", "consistency", "flip rate", "paraphrases",
@@ -46,40 +47,12 @@ def pick_query(query_id: str):
     return "\n".join(query.paraphrases), query.input or "", expected_of(query)
 
 
-def build_variants(phrasings: str, input_text: str, with_templates: bool) -> list[dict]:
-    """[{variant, kind, text, raw}]: typed phrasings as chat messages, then the first one under every template."""
-    from trainers.templates import CHAT, HELDOUT_TEMPLATES, TRAIN_TEMPLATES, render_with_template
+def typed_variants(phrasings: str, input_text: str, with_templates: bool) -> list[dict]:
+    """The evaluation's variants of the typed task: one phrasing per line, the first playing the canonical one."""
+    from evalsuite.variants import build_variants
 
     lines = [ln.strip() for ln in (phrasings or "").splitlines() if ln.strip()]
-    extra = f"\n\n{input_text.strip()}" if (input_text or "").strip() else ""
-    variants = [{"variant": f"p{i}", "kind": "paraphrase", "text": line + extra, "raw": False}
-                for i, line in enumerate(lines)]
-    if with_templates and lines:
-        for names, kind in ((TRAIN_TEMPLATES, "seen_template"), (HELDOUT_TEMPLATES, "heldout_template")):
-            variants += [{"variant": f"tpl:{name}", "kind": kind, "raw": True,
-                          "text": render_with_template(name, lines[0], input_text or "", None)}
-                         for name in names if name != CHAT]  # the chat template is p0 already
-    return variants
-
-
-def score_cells(answers: dict[str, list[str]], query, expected: str) -> tuple[dict, str]:
-    """{target: [(score, passed)]} and what the score means."""
-    from evalsuite.scorers import normalize_text, score_answer, score_exact
-
-    scores = {}
-    for target, outs in answers.items():
-        if query is not None:
-            scores[target] = [score_answer(query, a)[:2] for a in outs]
-        elif expected:
-            scores[target] = [score_exact(a, [expected])[:2] for a in outs]
-        else:
-            normal = [normalize_text(a.strip().splitlines()[0] if a.strip() else "") for a in outs]
-            majority = Counter(n for n in normal if n).most_common(1)[0][0] if any(normal) else ""
-            # an empty answer agrees with nothing: a stage that says nothing everywhere is not "consistent"
-            scores[target] = [(float(bool(n) and n == majority), bool(n) and n == majority) for n in normal]
-    meaning = (f"passes the suite's check for {query.id}" if query is not None else
-               f"contains the expected answer '{expected}'" if expected else "agrees with the stage's majority answer")
-    return scores, meaning
+    return build_variants(lines, input_text or "", templates=with_templates)
 
 
 def heatmap(variants: list[dict], answers: dict, scores: dict, meaning: str):
@@ -100,13 +73,11 @@ def heatmap(variants: list[dict], answers: dict, scores: dict, meaning: str):
 
 
 def robustness_rows(variants: list[dict], answers: dict, scores: dict, query_id: str) -> list[list]:
-    from evalsuite.robustness import model_robustness
+    """The robustness table: evalsuite's metrics for these rows, one formatted line per model."""
+    from evalsuite.robustness import grid_robustness
 
-    results = [{"model": t, "query_id": query_id, "variant": v["variant"], "variant_kind": v["kind"],
-                "score": s, "passed": bool(p), "answer": a}
-               for t in answers for v, a, (s, p) in zip(variants, answers[t], scores[t], strict=True)]
     table = []
-    for model, metrics in model_robustness(results).items():
+    for model, metrics in grid_robustness(variants, answers, scores, query_id).items():
         overall = metrics["overall"]
         kinds = [metrics.get(k, {}).get("mean") for k in ("paraphrase", "seen_template", "heldout_template")]
         table.append([model] + [_num(overall.get(m)) for m in ("mean", "worst", "spread", "consistency",
@@ -121,9 +92,11 @@ def _num(value) -> str:
 def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: str, with_templates: bool,
                     targets: list[str], max_new_tokens: int, base_model: str | None = None):
     """(grid, heatmap, robustness table, message) for one task in every phrasing x every selected stage."""
-    from trainers.grid import answer_grid
+    from evalsuite.scorers import score_cells
+    from evalsuite.variants import prompt_text
+    from trainers.generate import answer_grid
 
-    variants = build_variants(phrasings, input_text, with_templates)
+    variants = typed_variants(phrasings, input_text, with_templates)
     targets = list(dict.fromkeys(targets or []))
     skip = (gr.skip(),) * 3
     if len(variants) < 2:
@@ -136,12 +109,12 @@ def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: st
     if not targets:
         return *skip, notice("Select at least one usable model. " + " ".join(refused.values()))
     try:
-        answers = answer_grid(hub, [(v["text"], v["raw"]) for v in variants], targets, int(max_new_tokens))
+        answers = answer_grid(hub, targets, [v["prompt"] for v in variants], int(max_new_tokens))
     except Exception as err:  # keep the tab alive
         return *skip, notice(f"Generation failed: {err.__class__.__name__}: {err}")
     query = suite_queries().get(query_id or "")
     scores, meaning = score_cells(answers, query, (expected or "").strip() if not query else "")
-    grid = [[v["variant"], v["kind"], v["text"][:120]] + [
+    grid = [[v["variant"], v["variant_kind"], prompt_text(v["prompt"])[:120]] + [
         ("✓ " if scores[t][i][1] else "✗ ") + (answers[t][i].strip() or "(no text)") for t in targets]
         for i, v in enumerate(variants)]
     message = f"{len(variants)} phrasings × {len(targets)} model(s); a cell is green when it {meaning}."
@@ -168,8 +141,8 @@ def create_paraphrase_tab(base_model=None):
                                    value="Convert 3 km to m.\nHow many meters are in 3 km?\nExpress 3 km in meters.")
             with gr.Column(scale=2):
                 input_text = gr.Textbox(label="Input (appended to every phrasing)", lines=2, elem_id="para-input")
-                with_templates = gr.Checkbox(True, label="Also render the first phrasing through every template "
-                                                         "(training and held-out)", elem_id="para-templates")
+                with_templates = gr.Checkbox(True, label="Also render the first phrasing through the evaluation's "
+                                                         "templates (training and held-out)", elem_id="para-templates")
                 max_new = gr.Slider(8, 128, value=32, step=8, label="max new tokens", elem_id="para-max-new")
         targets = targets_picker("para-targets")
         run_btn = gr.Button("Run the paraphrase test", variant="primary", elem_id="para-run")
@@ -184,5 +157,5 @@ def create_paraphrase_tab(base_model=None):
     inputs += [base_model] if base_model is not None else []
     run_btn.click(paraphrase_test, inputs, [grid, plot, robustness, message], api_name="paraphrase_test")
     tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
-        v for _, v in model_targets()}] or [BASE_TARGET]), targets, targets, show_progress="hidden")
+        v for _, v in model_targets()}] or [BASE]), targets, targets, show_progress="hidden")
     return tab

@@ -47,10 +47,10 @@ def test_embedded_qlora_run_completes_with_a_small_trainable_share(qlora_run):
 
 def test_embedded_base_keeps_its_knowledge_with_the_adapter_on(qlora_run, monkeypatch):
     from trainers.adapters import BASE, ModelHub
-    from trainers.generate import compare
+    from trainers.generate import answer_grid
 
     home, run, _ = qlora_run
     monkeypatch.setenv("PLAYGROUND_HOME", str(home))
-    answers = compare(ModelHub("embedded"), "What is the capital of France? Answer in one word.", [BASE, run.name],
-                      max_new_tokens=8)
-    assert all("Paris" in answer for answer in answers.values()), answers
+    question = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+    answers = answer_grid(ModelHub("embedded"), [BASE, run.name], [question], max_new_tokens=8)
+    assert all("Paris" in outs[0] for outs in answers.values()), answers

@@ -1,8 +1,12 @@
-"""One resident base with adapters switched on it, streamed chat, per-row-adapter batches, and adapters from another
-base refused. Two LoRA runs on tiny, trained with a large lr on different answers, make the adapters tell apart."""
+"""One answering path for every tab: `answer_grid` for all models together gives, row for row, what each model
+gives alone, and chat, compare, the paraphrase test and the evaluation runner give exactly that. Also: one resident
+base with adapters switched on it, streamed chat, adapters that cannot be stacked falling back to PEFT's per-row
+`adapter_names`, and adapters from another base refused. Two LoRA runs on tiny, trained with a large lr on
+different answers, make the adapters tell apart; the hub runs in fp32 so batch shape cannot flip a greedy token."""
 
 import json
 import shutil
+import threading
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -10,10 +14,23 @@ import pytest
 
 from trainers import runs
 from trainers.adapters import BASE, AdapterMismatch, ModelHub
-from trainers.generate import chat_prompt, compare, generate_batch, stream_chat
+from trainers.generate import answer_grid, chat_prompt, stream_chat
 
 PROMPT = "Say a word for apple."
 WORDS = ["apple", "river", "stone", "cloud", "tiger", "piano", "lemon", "ocean"]
+# prompts of different lengths, chat messages and a rendered template: chunks mix models and need padding
+PROMPTS = [[{"role": "user", "content": PROMPT}], [{"role": "user", "content": "Say a word for a long quiet river."}],
+           "Question: Say a word for stone.\nAnswer:\n", [{"role": "user", "content": "Hi"}],
+           [{"role": "user", "content": "Say a word for tiger."}]]
+
+
+def fp32_hub() -> ModelHub:
+    return ModelHub("tiny", dtype="fp32")
+
+
+def alone(hub: ModelHub, target: str, prompts: list = PROMPTS, tokens: int = 12, **kwargs) -> list[str]:
+    """One model's answers through answer_grid with no other model in its batches."""
+    return answer_grid(hub, [target], prompts, tokens, **kwargs)[target]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +74,9 @@ def trained_home(playground_home, monkeypatch, trained):
 
 
 def greedy(hub: ModelHub, target: str, prompt: str = PROMPT, tokens: int = 12) -> str:
-    """One target's greedy answer, generated on its own (no batching), the way the chat tab would."""
+    """One target's greedy answer from a plain generate call on one prompt: a reference outside answer_grid."""
+    from trainers.generate import generate_batch
+
     with hub.lock:
         model, tokenizer, _ = hub.activate(target)
         text = chat_prompt(tokenizer, [{"role": "user", "content": prompt}])
@@ -65,9 +84,27 @@ def greedy(hub: ModelHub, target: str, prompt: str = PROMPT, tokens: int = 12) -
             return generate_batch(model, tokenizer, [text], max_new_tokens=tokens)[0]
 
 
+@pytest.fixture
+def stacking(monkeypatch):
+    """Records what every `stacked_adapters` block answered: True (stacked rows) or False (declined)."""
+    from trainers import generate
+
+    seen, real = [], generate.stacked_adapters
+
+    def spy(model, rows):
+        with real(model, rows) as stacked:
+            seen.append(stacked)
+            yield stacked
+
+    from contextlib import contextmanager
+
+    monkeypatch.setattr(generate, "stacked_adapters", contextmanager(spy))
+    return seen
+
+
 def test_hub_switches_between_two_adapters_on_one_resident_base(trained_home):
     a, b = trained_home["a"], trained_home["b"]
-    hub = ModelHub("tiny")
+    hub = fp32_hub()
     base_answer = greedy(hub, BASE)
     answer_a = greedy(hub, a)
     resident = hub.model
@@ -77,32 +114,105 @@ def test_hub_switches_between_two_adapters_on_one_resident_base(trained_home):
     assert resident.active_adapter == b
     assert len({base_answer, answer_a, answer_b}) == 3, (base_answer, answer_a, answer_b)
     assert answer_a.startswith("ban") and answer_b.startswith(("z", "bra")), (answer_a, answer_b)  # what they learned
-    assert greedy(hub, a) == answer_a  # switching back reproduces the first answer
+    assert greedy(hub, a) == answer_a  # switching back (PEFT's set_adapter) reproduces the first answer
     assert resident.active_adapter == a and set(hub.loaded_adapters) == {a, b}
+    assert not any(p.requires_grad for p in resident.parameters())  # switched for inference: nothing trainable
     assert greedy(hub, BASE) == base_answer  # the bare base is untouched by either adapter
 
 
-def test_stream_chat_yields_growing_text_that_ends_at_the_greedy_answer(trained_home):
-    hub = ModelHub("tiny")
+def test_answer_grid_of_all_models_equals_each_model_alone(trained_home, stacking):
+    targets = [BASE, trained_home["a"], trained_home["b"]]
+    hub = fp32_hub()
+    together = answer_grid(hub, targets, PROMPTS, 12, batch_size=4)  # 15 rows sorted by length: mixed chunks of 4
+    assert stacking and all(stacking)  # the mixed chunks ran on stacked LoRA rows
+    stacking.clear()
+    each = {t: alone(hub, t) for t in targets}
+    assert not stacking  # alone, every chunk holds one model and generates plainly
+    assert list(together) == targets and together == each
+    assert all(len({each[t][i] for t in targets}) == 3 for i in (0, 1, 4)), each  # the models answer differently
+    assert each == {t: alone(hub, t, batch_size=1) for t in targets}  # and one row per generate call: the same
+    assert [each[t][0] for t in targets] == [greedy(fp32_hub(), t) for t in targets]
+
+
+def test_answer_grid_reports_progress_per_chunk_and_stops_when_progress_raises(trained_home):
+    hub = fp32_hub()
+    calls = []
+    answer_grid(hub, [BASE, trained_home["a"]], PROMPTS, 4, batch_size=4, progress=calls.append)
+    assert calls == [4, 4, 2]  # 10 rows in chunks of at most 4
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(n):
+        calls.append(n)
+        raise Cancelled
+
+    calls.clear()
+    with pytest.raises(Cancelled):
+        answer_grid(hub, [BASE, trained_home["a"]], PROMPTS, 4, batch_size=4, progress=cancel)
+    assert calls == [4]  # no chunk generated after the cancel
+    free = []
+    worker = threading.Thread(target=lambda: free.append(hub.lock.acquire(timeout=5) and hub.lock.release() is None))
+    worker.start()
+    worker.join()
+    assert free == [True]  # the hub lock was released
+
+
+def test_stream_chat_yields_growing_text_that_ends_at_the_answer_grid_answer(trained_home):
+    hub = fp32_hub()
     messages = [{"role": "user", "content": [{"type": "text", "text": PROMPT}]}]  # Gradio 6 content blocks
-    for target in (BASE, trained_home["a"]):
-        pieces = list(stream_chat(hub, target, messages, max_new_tokens=12))
-        assert pieces and pieces[-1] == greedy(hub, target)
-        assert all(later.startswith(earlier) and len(later) > len(earlier)
-                   for earlier, later in zip(pieces, pieces[1:], strict=False)), pieces
+    for target in (BASE, trained_home["a"], trained_home["b"]):
+        for system in ("", "Answer with one word."):
+            pieces = list(stream_chat(hub, target, messages, system=system, max_new_tokens=12))
+            assert pieces and pieces[-1] == alone(hub, target, [messages], system=system)[0], (target, system)
+            assert all(later.startswith(earlier) and len(later) > len(earlier)
+                       for earlier, later in zip(pieces, pieces[1:], strict=False)), pieces
     # The base answers in line breaks, which the streamer flushes token by token: one update per new token.
     assert len(list(stream_chat(hub, BASE, messages, max_new_tokens=12))) >= 6
 
 
-def test_compare_batched_with_per_row_adapters_matches_one_by_one(trained_home):
+def test_compare_and_paraphrase_tabs_answer_as_answer_grid_alone(trained_home, monkeypatch):
+    from evalsuite.variants import build_variants
+    from playground import state
+    from playground.compare_tab import run_compare
+    from playground.paraphrase_tab import paraphrase_test
+
     targets = [BASE, trained_home["a"], trained_home["b"]]
-    hub = ModelHub("tiny")
-    batched = compare(hub, PROMPT, targets, max_new_tokens=12)
-    one_by_one = compare(hub, PROMPT, targets, max_new_tokens=12, batched=False)
-    assert list(batched) == targets
-    assert len(set(batched.values())) == 3  # three different models answered, so the equality below means something
-    assert batched == one_by_one
-    assert one_by_one == {t: greedy(ModelHub("tiny"), t) for t in targets}
+    hub = fp32_hub()
+    monkeypatch.setattr(state, "get_hub", lambda base_model=None: hub)
+    _, answers, _ = run_compare(PROMPT, targets, 12)
+    expected = {t: alone(hub, t, [[{"role": "user", "content": PROMPT}]])[0] for t in targets}
+    assert answers == expected and len(set(expected.values())) == 3
+
+    lines = ["Say a word for apple.", "Give me a word for apple.", "Apple: one word?"]
+    grid, _, table, _ = paraphrase_test("\n".join(lines), "", "", "", True, targets, 12)
+    variants = build_variants(lines)
+    assert [row[0] for row in grid["value"]] == [v["variant"] for v in variants]
+    assert [v["variant"] for v in variants] == ["p0", "p1", "p2", "tpl:alpaca", "tpl:qa", "tpl:prompt_reply",
+                                                "tpl:inst_tags", "tpl:request"]
+    for column, target in enumerate(targets, start=3):
+        cells = [row[column][2:] for row in grid["value"]]  # "✓ answer" / "✗ answer"
+        assert cells == [a.strip() or "(no text)" for a in alone(hub, target, [v["prompt"] for v in variants])]
+    assert [row[0] for row in table] == targets
+
+
+def test_evaluation_runner_answers_as_answer_grid_alone(trained_home):
+    from evalsuite.runner import planned_generations, run_eval
+    from evalsuite.suite import load_suite, select_queries
+    from evalsuite.variants import query_variants
+
+    targets = [BASE, trained_home["a"], trained_home["b"]]
+    hub = fp32_hub()
+    calls = []
+    report = run_eval(targets, None, base_model="tiny", limit=6, hub=hub, max_new_tokens=6, use_cache=False,
+                      progress=calls.append)
+    prompts = [v["prompt"] for q in select_queries(load_suite(), 6) for v in query_variants(q)]
+    assert sum(calls) == report["meta"]["generated"] == planned_generations(3, 6) == 3 * len(prompts)
+    for target in targets:
+        answers = [r["answer"] for r in report["results"] if r["model"] == target]
+        assert answers == [a.strip() for a in alone(hub, target, prompts, 6)], target
+    by_prompt = list(zip(*[[r["answer"] for r in report["results"] if r["model"] == t] for t in targets], strict=True))
+    assert any(len(set(row)) > 1 for row in by_prompt)  # the models answer differently somewhere
 
 
 def test_adapter_from_another_base_is_refused_with_a_clear_message(trained_home):
@@ -150,17 +260,65 @@ def test_stacked_adapters_give_each_row_the_logits_of_its_adapter_alone(trained_
     hub.ensure_base()
     text = chat_prompt(hub.tokenizer, [{"role": "user", "content": PROMPT}])
     batch = hub.tokenizer([text] * 3, return_tensors="pt", add_special_tokens=False)
-    alone = {}
+    logits = {}
     with torch.inference_mode():
         for target in (BASE, b, a):
             model, _, _ = hub.activate(target)
             with hub.base_context() if target == BASE else nullcontext():
-                alone[target] = model(**batch).logits
+                logits[target] = model(**batch).logits
         with stacked_adapters(hub.model, [None, a, b]) as stacked:
             rows = hub.model(**batch).logits
         after = hub.model(**batch).logits
     assert stacked
-    assert not torch.allclose(alone[a], alone[b], atol=1e-3)  # the adapters differ, so rows can be told apart
+    assert not torch.allclose(logits[a], logits[b], atol=1e-3)  # the adapters differ, so rows can be told apart
     for i, target in enumerate((BASE, a, b)):
-        assert torch.allclose(rows[i], alone[target][i], atol=1e-6), target
-    assert torch.equal(after, alone[a])  # hooks gone, adapters back on, `a` still the active one
+        assert torch.allclose(rows[i], logits[target][i], atol=1e-6), target
+    assert torch.equal(after, logits[a])  # hooks gone, adapters back on, `a` still the active one
+
+
+# Adapters that carry more than LoRA A/B: stacking would drop that part, so stacked_adapters declines them. PEFT's
+# adapter_names mixes lora_bias rows; DoRA and saved modules it cannot mix, so each model's rows of a chunk go alone.
+EXTRAS = {"lora_bias": {"lora_bias": True}, "dora": {"use_dora": True},
+          "modules_to_save": {"modules_to_save": ["lm_head"]}}
+
+
+@pytest.fixture(scope="module")
+def extra_adapters(trained, tiny_path):
+    """{kind: adapter folder} built with PEFT on tiny, everything initialised at random so each changes answers."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    home, _ = trained
+    folders = {}
+    for seed, (kind, extra) in enumerate(EXTRAS.items()):
+        torch.manual_seed(seed)
+        base = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32)
+        model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                                                init_lora_weights=False, **extra))  # B random, not zero
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if ("lora_B" in name and name.endswith("bias")) or "modules_to_save" in name:
+                    param.add_(torch.randn_like(param) * 0.5)  # the part stacking would leave out must matter
+        folders[kind] = str(home / f"extra_{kind}")
+        model.save_pretrained(folders[kind])
+    return folders
+
+
+@pytest.mark.parametrize("kind", list(EXTRAS))
+def test_adapters_that_cannot_be_stacked_answer_in_mixed_batches_as_alone(trained_home, extra_adapters, stacking,
+                                                                         kind):
+    from trainers.stacked_lora import stacked_adapters
+
+    special = extra_adapters[kind]
+    targets = [BASE, trained_home["a"], special]
+    hub = fp32_hub()
+    together = answer_grid(hub, targets, PROMPTS, 12, batch_size=4)
+    assert stacking and not any(stacking)  # every mixed chunk held the special adapter: PEFT's adapter_names ran
+    each = {t: alone(hub, t) for t in targets}
+    assert together == each
+    assert each[special] != each[BASE] and each[special] != each[trained_home["a"]]
+    with stacked_adapters(hub.model, [None, special]) as stacked:
+        assert not stacked
+    with stacked_adapters(hub.model, [None, trained_home["a"]]) as stacked:
+        assert stacked  # the plain adapter next to it still stacks

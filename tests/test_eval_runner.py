@@ -7,15 +7,17 @@ from conftest import REPO
 
 def test_run_eval_writes_reports_caches_answers_and_scores_adapters_apart(tiny_config, train_now, tmp_path,
                                                                            learnable_dataset):
-    from evalsuite.runner import run_eval
+    from evalsuite.runner import planned_generations, run_eval
     from evalsuite.suite import CATEGORIES
-    from trainers.adapters import ModelHub
+    from trainers.adapters import BASE, ModelHub
 
     record = train_now(tiny_config("stage3_lora.yaml", max_steps=4, learning_rate=0.05,
                                    dataset=str(learnable_dataset)))
     hub = ModelHub("tiny")
     out = tmp_path / "eval"
-    report = run_eval(["base", record["id"]], out, base_model="tiny", limit=6, hub=hub, max_new_tokens=4)
+    calls = []
+    report = run_eval([BASE, record["id"]], out, base_model="tiny", limit=6, hub=hub, max_new_tokens=4,
+                      progress=calls.append, batch_size=8)
     assert {p.name for p in out.iterdir()} >= {"report.json", "report.csv", "report.html"}
     assert set(report["summary"]) == {"base", record["id"]}
     assert set(report["summary"]["base"]) == set(CATEGORIES)
@@ -29,8 +31,13 @@ def test_run_eval_writes_reports_caches_answers_and_scores_adapters_apart(tiny_c
         by_key.setdefault((r["query_id"], r["variant"]), {})[r["model"]] = r["answer"]
     assert any(len(set(v.values())) > 1 for v in by_key.values())
     first = report["meta"]["generated"]
-    again = run_eval(["base", record["id"]], None, base_model="tiny", limit=6, hub=hub, max_new_tokens=4)
-    assert first > 0 and again["meta"]["generated"] == 0 and again["meta"]["cached"] == first
+    # progress: one int per batch of at most batch_size answers, adding up to what the evaluate tab plans for
+    assert first == planned_generations(2, 6) == sum(calls) and max(calls) == 8
+    assert all(isinstance(n, int) for n in calls)
+    calls.clear()
+    again = run_eval([BASE, record["id"]], None, base_model="tiny", limit=6, hub=hub, max_new_tokens=4,
+                     progress=calls.append)
+    assert first > 0 and again["meta"]["generated"] == 0 and again["meta"]["cached"] == first and calls == []
     assert [r["answer"] for r in again["results"]] == [r["answer"] for r in report["results"]]
 
 

@@ -1,6 +1,7 @@
 """The app without a browser: it imports without torch, exposes the named actions, and the functions behind the
-tabs do what the tabs promise (the CLI shown is the run started, edits survive a save, the paraphrase grid scores
-as it says, the pre-run estimate matches what training measures, an exported LoRA equals base + adapter).
+tabs do what the tabs promise (the CLI shown is the run started, edits survive a save, the paraphrase tab formats
+the evaluation's variants, the pre-run estimate matches what training measures, an exported LoRA equals base +
+adapter).
 """
 
 import json
@@ -97,14 +98,17 @@ def test_unreadable_upload_says_so(tmp_path):
     assert "has no rows" in rows_from_source(str(empty), "empty.jsonl")[1]
 
 
-def test_paraphrase_scores_majority_and_expected():
-    from playground.paraphrase_tab import score_cells
+def test_paraphrase_tab_formats_the_evaluation_variants_and_metrics():
+    """The tab builds the evaluation's variants from the typed lines and only formats evalsuite's metrics."""
+    from evalsuite.variants import build_variants
+    from playground.paraphrase_tab import robustness_rows, typed_variants
 
-    answers = {"m": ["Paris", "paris.", "", "Lyon"]}
-    scores, meaning = score_cells(answers, None, "")
-    assert [p for _, p in scores["m"]] == [True, True, False, False] and "majority" in meaning
-    scores, meaning = score_cells(answers, None, "Lyon")
-    assert [p for _, p in scores["m"]] == [False, False, False, True] and "Lyon" in meaning
+    variants = typed_variants("Capital of France?\n\n  Name the capital of France. \n", "", False)
+    assert variants == build_variants(["Capital of France?", "Name the capital of France."], templates=False)
+    assert [v["variant"] for v in typed_variants("a\nb", "", True)][2:] == [
+        "tpl:alpaca", "tpl:qa", "tpl:prompt_reply", "tpl:inst_tags", "tpl:request"]
+    table = robustness_rows(variants, {"m": ["Paris", "Lyon"]}, {"m": [(1.0, True), (0.0, False)]}, "custom")
+    assert table == [["m", "0.50", "0.00", "1.00", "0.00", "1.00", "0.50", "-", "-"]]
 
 
 def test_estimate_and_export_match_a_real_lora_run(tiny_config, train_now):

@@ -2,11 +2,12 @@
 
     hub = ModelHub("embedded")
     model, tokenizer, ms = hub.activate("20261124-101500-stage3-lora")   # loads once, then set_adapter
-    model, tokenizer, ms = hub.activate("base")                         # adapters off, same weights
+    model, tokenizer, ms = hub.activate("base")      # same weights; generate under hub.base_context() (adapters off)
 
-Adapters are loaded by name with PEFT's `load_adapter` and switched with `set_adapter`, so the base weights are
-read from disk once. Full Stage 1/2 checkpoints are whole models; they load as separate models and the least
-recently used one is dropped when the cache passes its memory bound. Generation holds `hub.lock`, because the
+Adapters are loaded by name with PEFT's `load_adapter` and switched with PEFT's public `set_adapter` (10-13 ms
+measured for SmolLM2 with three adapters, inside the 20 ms target), so the base weights are read from disk once.
+Full Stage 1/2 checkpoints are whole models; they load as separate models and the least recently used one is
+dropped when the cache passes its memory bound. Generation holds `hub.lock`, because the
 active adapter is a property of the shared model.
 """
 
@@ -42,6 +43,22 @@ def describe_target(target: str) -> dict:
     return {"kind": kind, "dir": record["artifact_dir"], "base_model": record["base_model"], "init_from": init_from}
 
 
+def compatibility_problem(hub, target: str) -> str:
+    """Why `target` cannot run on the hub's base (an adapter trained on another base), checked before any load;
+    "" when it can. The tabs call it to refuse a target with a message instead of failing half-way."""
+    if target == BASE:
+        return ""
+    try:
+        info = describe_target(target)
+        if info["kind"] == "adapter":
+            hub.check_base(info, target)
+    except (AdapterMismatch, ValueError) as err:
+        return str(err)
+    except OSError:
+        return f"'{target}' is not a run with a saved model (see the Runs tab)"
+    return ""
+
+
 def _weights_mtime(folder: str) -> float:
     path = Path(folder) / "adapter_model.safetensors"
     return path.stat().st_mtime if path.exists() else 0.0
@@ -52,8 +69,11 @@ def _param_mb(model) -> float:
 
 
 class ModelHub:
-    def __init__(self, base_model: str = "embedded", cache_mb: float | None = None, device: str = "auto"):
-        self.base_name, self.device = base_model, device
+    def __init__(self, base_model: str = "embedded", cache_mb: float | None = None, device: str = "auto",
+                 dtype: str = "auto"):
+        """`dtype` is the weight dtype of every model the hub loads ("auto": bf16 where the CPU has native bf16, else
+        fp32; see `trainers.models.pick_dtype`). Tests pass "fp32" so batch shape cannot change a greedy answer."""
+        self.base_name, self.device, self.dtype = base_model, device, dtype
         self.cache_mb = cache_mb or float(os.environ.get("PLAYGROUND_MODEL_CACHE_MB", "3000"))
         self.lock = threading.RLock()
         self.model = self.tokenizer = None
@@ -61,14 +81,12 @@ class ModelHub:
         self.active = BASE
         self.full_models: OrderedDict[str, tuple] = OrderedDict()
         self.last_switch_ms = 0.0
-        # (model, adapter names) the LoRA layer list was built for, and the list (None: switch the PEFT way)
-        self._switchable: tuple = (None, (), None)
 
     def ensure_base(self):
         with self.lock:
             if self.model is None:
                 self.tokenizer = load_tokenizer(self.base_name)
-                self.model = load_model(self.base_name, device=self.device).eval()
+                self.model = load_model(self.base_name, dtype=self.dtype, device=self.device).eval()
             return self.model, self.tokenizer
 
     def check_base(self, info: dict, target: str) -> None:
@@ -113,7 +131,7 @@ class ModelHub:
         if target in self.full_models:
             self.full_models.move_to_end(target)
             return self.full_models[target]
-        entry = (load_model(info["dir"], device=self.device).eval(), load_tokenizer(info["dir"]))
+        entry = (load_model(info["dir"], dtype=self.dtype, device=self.device).eval(), load_tokenizer(info["dir"]))
         self.full_models[target] = entry
         while len(self.full_models) > 1 and sum(_param_mb(m) for m, _ in self.full_models.values()) > self.cache_mb:
             self.full_models.popitem(last=False)
@@ -142,7 +160,7 @@ class ModelHub:
                 model, tokenizer = self.ensure_base()
                 if info["kind"] == "adapter":
                     self.load_stage_adapter(target, info)
-                    self.model.set_adapter(target)
+                    self.model.set_adapter(target, inference_mode=True)
                 model = self.model
             self.active = target
             self.last_switch_ms = (time.perf_counter() - started) * 1000
@@ -158,29 +176,9 @@ class ModelHub:
             self.model.delete_adapter(target)
             del self.loaded_adapters[target]
             return False
-        self._point_layers_at(target)
+        self.model.set_adapter(target, inference_mode=True)  # the hub never trains: adapter weights stay frozen
         self.active = target
         return True
-
-    def _point_layers_at(self, target: str) -> None:
-        """PEFT's `set_adapter` walks the model's ~3,000 modules and re-flags requires_grad on every adapter weight
-        (~13 ms for SmolLM2 with three adapters). The hub never trains, so a switch only needs each LoRA layer to
-        name its active adapter, as `set_adapter` finally does; the layer list is rebuilt when adapters change."""
-        from peft.tuners.tuners_utils import BaseTunerLayer
-        from peft.utils.other import AuxiliaryTrainingWrapper
-
-        model, names, layers = self._switchable
-        if model is not self.model or names != tuple(self.model.peft_config):
-            modules = list(self.model.modules())
-            layers = None if any(isinstance(m, AuxiliaryTrainingWrapper) for m in modules) else [
-                m for m in modules if isinstance(m, BaseTunerLayer)]
-            self._switchable = self.model, tuple(self.model.peft_config), layers
-        if layers is None or self.model.peft_config[target].is_prompt_learning or any(x.merged for x in layers):
-            self.model.set_adapter(target)  # extra trained modules, prompt tuning or merged weights: PEFT's way
-            return
-        for layer in layers:
-            layer._active_adapter = [target]
-        self.model.active_adapter = self.model.base_model.active_adapter = target
 
     def adapters_on_base(self, targets: list[str]) -> bool:
         """True when every target can run in one batch on the resident base (the base or its adapters)."""

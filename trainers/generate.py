@@ -1,22 +1,30 @@
-"""Generation: streamed chat, batched prompts, and several stages answering one prompt in a single batch.
+"""Generation: the one batched answering path (`answer_grid`) every tab and the evaluation runner use, and streamed
+chat, which activates and renders exactly as a one-row `answer_grid` call does.
 
+    answers = answer_grid(hub, ["base", run_a, run_b], [[{"role": "user", "content": "Convert 2 km to m."}],
+                                                        "### Instruction:\\nConvert 2 km to m.\\n\\n### Response:\\n"])
+    answers[run_a]          # [answer to the chat message, answer to the alpaca-rendered text]
     for text in stream_chat(hub, "base", [{"role": "user", "content": "Hi"}]): print(text)
-    answers = generate_batch(model, tokenizer, ["2+2=", "Capital of France?"], max_new_tokens=16)
-    by_stage = compare(hub, "Convert 2 km to m.", ["base", run_a, run_b])
 
-Batches are left-padded so every row's next token sits at the last position; greedy unless temperature > 0.
-One forward pass serves the base and several adapters: their LoRA updates are stacked per row (stacked_lora.py),
-or PEFT's mixed-batch `adapter_names=` for adapters that cannot be stacked.
+A prompt is a string already rendered (sent as is) or a list of chat messages (rendered with each model's own
+tokenizer chat template, after `system`). The batching policy, the same for every caller: rows are (model, prompt)
+pairs grouped by the model object they run on (the resident base with its adapters; each full checkpoint alone),
+sorted by prompt length within a group (less padding), cut into chunks of at most `batch_size` rows. A chunk of
+one model activates it and generates plainly; a chunk mixing the base and adapters adds each row's LoRA update in
+one forward (stacked_lora.py), or uses PEFT's per-row `adapter_names` for adapters that cannot be stacked, or, where
+PEFT cannot mix them either (DoRA, extra trained modules), generates each model's rows of the chunk as their own
+batch.
+Left padding keeps every row's next token at the last position; greedy unless temperature > 0.
 """
 
 import threading
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 from trainers.adapters import BASE
 from trainers.stacked_lora import stacked_adapters
-from trainers.templates import render_chat
 
 PEFT_BASE_ROW = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+BATCH_ROWS = 16  # rows per generate call: bounds the KV cache on a small CPU
 
 
 def message_text(content) -> str:
@@ -38,6 +46,11 @@ def chat_prompt(tokenizer, messages: list[dict], system: str = "") -> str:
     return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
 
 
+def render_prompt(tokenizer, prompt, system: str = "") -> str:
+    """The text a model receives: a rendered string as it is, a message list through this tokenizer's template."""
+    return prompt if isinstance(prompt, str) else chat_prompt(tokenizer, prompt, system)
+
+
 def sampling_kwargs(tokenizer, max_new_tokens: int, temperature: float, top_p: float) -> dict:
     kwargs = {"max_new_tokens": int(max_new_tokens), "pad_token_id": tokenizer.pad_token_id,
               "eos_token_id": tokenizer.eos_token_id}
@@ -48,12 +61,17 @@ def sampling_kwargs(tokenizer, max_new_tokens: int, temperature: float, top_p: f
     return kwargs
 
 
+def encode(tokenizer, texts: list[str], device):
+    """Left-padded ids for rendered texts (the template already holds any special tokens)."""
+    tokenizer.padding_side = "left"
+    return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+
+
 def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, temperature: float = 0.0,
                    top_p: float = 1.0, adapter_names: list[str] | None = None, seed: int = 0) -> list[str]:
     import torch
 
-    tokenizer.padding_side = "left"
-    batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    batch = encode(tokenizer, prompts, model.device)
     extra = {"adapter_names": adapter_names} if adapter_names else {}
     torch.manual_seed(seed)
     with torch.inference_mode():
@@ -61,71 +79,123 @@ def generate_batch(model, tokenizer, prompts: list[str], max_new_tokens: int = 6
     return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
+@contextmanager
+def activated(hub, target: str):
+    """(model, tokenizer) with `target` active for the block; the base runs with adapters off. Hold `hub.lock`."""
+    model, tokenizer, _ = hub.activate(target)
+    with hub.base_context() if target == BASE else nullcontext():
+        yield model, tokenizer
+
+
+def _groups(hub, models: list[str]) -> list[list[str]]:
+    """Models by the weights they run on: the resident base and its adapters together, each full checkpoint alone."""
+    on_base = [m for m in models if hub.adapters_on_base([m])]
+    return ([on_base] if on_base else []) + [[m] for m in models if m not in on_base]
+
+
+def _rows(hub, group: list[str], prompts: list, system: str) -> list[tuple[str, int, str]]:
+    """(model, prompt index, rendered text) for one group, shortest prompt first. Activating each model here loads
+    every adapter before a mixed chunk needs it."""
+    rows = []
+    for target in group:
+        _, tokenizer, _ = hub.activate(target)
+        rows += [(target, i, render_prompt(tokenizer, p, system)) for i, p in enumerate(prompts)]
+    return sorted(rows, key=lambda row: len(row[2]))  # stable: equal lengths keep the model order
+
+
+def _peft_can_mix(model, targets: list[str]) -> bool:
+    """Whether PEFT's `adapter_names` can run this chunk. PEFT 0.21 refuses DoRA adapters there, and once the model
+    carries an extra trained module (`modules_to_save`) a mixed batch fails in that module's forward: KeyError for a
+    row whose adapter did not save it, TypeError for a module other than Linear, Embedding or Conv."""
+    from peft.utils.other import AuxiliaryTrainingWrapper
+
+    if any(model.peft_config[t].use_dora for t in targets if t != BASE):
+        return False
+    return not any(isinstance(m, AuxiliaryTrainingWrapper) for m in model.modules())
+
+
+def _generate_chunk(hub, chunk: list[tuple[str, int, str]], **kwargs) -> list[str]:
+    targets = list(dict.fromkeys(target for target, _, _ in chunk))
+    texts = [text for _, _, text in chunk]
+    if len(targets) == 1:
+        with activated(hub, targets[0]) as (model, tokenizer):
+            return generate_batch(model, tokenizer, texts, **kwargs)
+    names = [target for target, _, _ in chunk]  # a mixed chunk: the base and adapters of the resident model
+    with stacked_adapters(hub.model, [None if t == BASE else t for t in names]) as stacked:
+        if stacked or _peft_can_mix(hub.model, targets):
+            peft_names = None if stacked else [PEFT_BASE_ROW if t == BASE else t for t in names]
+            return generate_batch(hub.model, hub.tokenizer, texts, adapter_names=peft_names, **kwargs)
+    answers = [""] * len(chunk)  # neither can mix these rows: each model's rows of the chunk as their own batch
+    for target in targets:
+        mine = [n for n, name in enumerate(names) if name == target]
+        with activated(hub, target) as (model, tokenizer):
+            outs = generate_batch(model, tokenizer, [texts[n] for n in mine], **kwargs)
+        for n, out in zip(mine, outs, strict=True):
+            answers[n] = out
+    return answers
+
+
+def answer_grid(hub, models: list[str], prompts: list, max_new_tokens: int = 64, system: str = "", progress=None,
+                batch_size: int = BATCH_ROWS, temperature: float = 0.0, top_p: float = 1.0) -> dict[str, list[str]]:
+    """{model: [answer for each prompt]} for "base", run ids or adapter folders, with the batching policy above.
+
+    `progress(n)` is called with the number of answers finished after each chunk; an exception it raises (a
+    cancelled job) propagates and stops the generation. The hub lock is held throughout: the active adapter is
+    state of the shared model."""
+    models = list(dict.fromkeys(models))
+    answers = {m: [""] * len(prompts) for m in models}
+    settings = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p}
+    step = max(1, int(batch_size))
+    with hub.lock:
+        hub.ensure_base()
+        for group in _groups(hub, models):
+            rows = _rows(hub, group, prompts, system)
+            for start in range(0, len(rows), step):
+                chunk = rows[start:start + step]
+                for (target, i, _), answer in zip(chunk, _generate_chunk(hub, chunk, **settings), strict=True):
+                    answers[target][i] = answer
+                if progress:
+                    progress(len(chunk))
+    return answers
+
+
 def stream_chat(hub, target: str, messages: list[dict], system: str = "", temperature: float = 0.0,
                 top_p: float = 0.95, max_new_tokens: int = 128):
-    """Yield the growing answer. The hub lock is held until generation ends, so no one swaps adapters under us."""
+    """Yield the growing answer: the activation, rendering and encoding of a one-row `answer_grid` call, with a
+    streamer. The hub lock is held until generation ends, so no one swaps adapters under us."""
     import torch
     from transformers import TextIteratorStreamer
 
     with hub.lock:
-        model, tokenizer, _ = hub.activate(target)
-        prompt = chat_prompt(tokenizer, messages, system)
-        batch = tokenizer([prompt], return_tensors="pt", add_special_tokens=False).to(model.device)
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
-        context = hub.base_context() if target == BASE else nullcontext()
-        errors = []
-
-        def work():
-            try:
-                with context, torch.inference_mode():
-                    model.generate(**batch, streamer=streamer,
-                                   **sampling_kwargs(tokenizer, max_new_tokens, temperature, top_p))
-            except Exception as err:  # surfaced to the caller after the stream closes
-                errors.append(err)
-                streamer.end()
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        text = ""
-        for piece in streamer:
-            if not piece:  # the streamer holds back a partial word and reports it as "": nothing new to show
-                continue
-            text += piece
-            yield text
-        thread.join()
-        if errors:
-            raise errors[0]
-
-
-def compare(hub, prompt: str, targets: list[str], max_new_tokens: int = 64, system: str = "",
-            batched: bool = True) -> dict[str, str]:
-    """One prompt, one answer per target. The base and its adapters share one batched generate (per-row adapters);
-    full checkpoints, which are separate models, answer one by one."""
-    answers = {}
-    with hub.lock:
         hub.ensure_base()
-        on_base = [t for t in targets if hub.adapters_on_base([t])]
-        for target in on_base:
-            if target != BASE:
-                hub.activate(target)  # loads the adapter once
-        text = chat_prompt(hub.tokenizer, [{"role": "user", "content": prompt}], system)
-        if batched and len(on_base) > 1 and any(t != BASE for t in on_base):
-            with stacked_adapters(hub.model, [None if t == BASE else t for t in on_base]) as stacked:
-                names = None if stacked else [PEFT_BASE_ROW if t == BASE else t for t in on_base]
-                outs = generate_batch(hub.model, hub.tokenizer, [text] * len(on_base), max_new_tokens,
-                                      adapter_names=names)
-            answers.update(zip(on_base, outs, strict=True))
-        else:
-            for target in on_base:
-                model, tokenizer, _ = hub.activate(target)
-                with hub.base_context() if target == BASE else nullcontext():
-                    answers[target] = generate_batch(model, tokenizer, [text], max_new_tokens)[0]
-        for target in targets:
-            if target not in answers:
-                model, tokenizer, _ = hub.activate(target)
-                answers[target] = generate_batch(model, tokenizer, [chat_prompt(tokenizer, [
-                    {"role": "user", "content": prompt}], system)], max_new_tokens)[0]
-    return {t: answers[t] for t in targets}
+        with activated(hub, target) as (model, tokenizer):
+            batch = encode(tokenizer, [render_prompt(tokenizer, messages, system)], model.device)
+            streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
+            errors = []
+
+            def work():
+                try:
+                    torch.manual_seed(0)  # as generate_batch, so a sampled chat draws what answer_grid draws
+                    with torch.inference_mode():
+                        model.generate(**batch, streamer=streamer,
+                                       **sampling_kwargs(tokenizer, max_new_tokens, temperature, top_p))
+                except Exception as err:  # surfaced to the caller after the stream closes
+                    errors.append(err)
+                    streamer.end()
+
+            thread = threading.Thread(target=work, daemon=True)
+            thread.start()
+            try:
+                text = ""
+                for piece in streamer:
+                    if not piece:  # the streamer holds back a partial word and reports it as "": nothing new
+                        continue
+                    text += piece
+                    yield text
+            finally:
+                thread.join()  # a reader that stops early must not leave generate running after the lock is freed
+            if errors:
+                raise errors[0]
 
 
-__all__ = ["message_text", "chat_prompt", "generate_batch", "stream_chat", "compare", "render_chat"]
+__all__ = ["message_text", "chat_prompt", "render_prompt", "generate_batch", "answer_grid", "stream_chat"]

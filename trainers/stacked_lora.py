@@ -8,6 +8,10 @@ its adapters switched off and a forward hook on each LoRA layer adds every row's
 single-adapter forward (update in the adapter dtype, added, rounded once to the layer's dtype), so a row gets the
 logits of generating alone, up to the batch-size noise of bf16 matmuls.
 
+Only LoRA A/B are stacked. An adapter that also trains a bias on B (`lora_bias`), uses DoRA (`use_dora`) or
+carries whole modules (`modules_to_save`, trainable tokens) would lose that part here, so the block declines and
+the caller uses PEFT's `adapter_names`, which handles them.
+
     with stacked_adapters(peft_model, [None, "run-a", "run-b"]):   # rows: base, run-a, run-b
         model.generate(**batch)
 """
@@ -53,12 +57,21 @@ def _add_rows_update(stack):
     return hook
 
 
+def plain_lora(config) -> bool:
+    """True when an adapter config adds nothing but A/B matrices (what `_stack` copies)."""
+    return (getattr(config, "peft_type", None) == "LORA" and not config.lora_bias and not config.use_dora
+            and not config.modules_to_save and not getattr(config, "trainable_token_indices", None))
+
+
 @contextmanager
 def stacked_adapters(model, rows: list[str | None]):
     """Adapters off and per-row updates hooked in for the block. Yields False (and changes nothing) when some
-    layer is not plain LoRA; the caller then uses PEFT's `adapter_names`."""
+    row's adapter or layer is not plain LoRA; the caller then uses PEFT's `adapter_names`."""
     from peft.tuners.lora import LoraLayer
 
+    if not all(plain_lora(model.peft_config[name]) for name in set(rows) if name is not None):
+        yield False
+        return
     stacks = []
     for module in model.modules():
         if isinstance(module, LoraLayer):
