@@ -3,28 +3,40 @@ python -m evalsuite reproduce [--out DIR] [--steps N] [--resume JOB_ID]
 python -m evalsuite validate [PATH]"""
 
 import argparse
+import json
 import sys
-
-
-def _progress(total: int):
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="gen")
-    return bar, bar.update
+from pathlib import Path
 
 
 def cmd_run(args) -> int:
-    from evalsuite.runner import planned_generations, run_eval
+    """The evaluation as a job run in this process: the same phase a worker runs for the app."""
+    from tqdm import tqdm
+
+    from trainers import jobs
     from trainers.adapters import BASE
+    from trainers.job_queue import supervise
 
     models = ([BASE] if args.base else []) + list(args.runs or [])
     if not models:
         print("error: nothing to evaluate; pass --base and/or --runs ID ...", file=sys.stderr)
         return 1
-    bar, update = _progress(planned_generations(len(models), args.limit))
-    report = run_eval(models, args.out, base_model=args.base_model, limit=args.limit, include_code=args.run_code,
-                      progress=update, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    phase = jobs.phase("evaluate", "eval", models=models, out_dir=str(Path(args.out).resolve()),
+                       base_model=args.base_model, limit=args.limit, include_code=args.run_code,
+                       max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    job = jobs.create_job("eval", [phase], owner="cli", title=f"evaluate {', '.join(models)}")
+    bar = tqdm(unit="gen")
+
+    def draw(done, total, unit):
+        bar.total = total
+        bar.update(done - bar.n)
+
+    with jobs.ProgressFollower(job["id"], draw):
+        record = supervise(job["id"], local_stop=_stop_on_ctrl_c(), in_process=True)
     bar.close()
+    if record["status"] != "completed":
+        print(f"error: evaluation {record['status']}: {record['error']}", file=sys.stderr)
+        return 1
+    report = json.loads(Path(record["result"]["report"]).read_text())
     for model, cats in report["summary"].items():
         print(model + ": " + ", ".join(f"{c} {v:.2f}" for c, v in cats.items()))
     print(f"report: {args.out}/report.html ({report['meta']['generated']} generated, "

@@ -91,12 +91,12 @@ def cmd_train(args) -> int:
 
 def _supervise_and_report(job_id: str, max_steps: int, as_json: bool) -> int:
     """Run the job's phases in this process (the same code a worker runs), with a progress bar and Ctrl-C."""
-    from trainers import runs
+    from trainers import jobs, runs
     from trainers.job_queue import supervise
 
     stop = _stop_on_ctrl_c()
     bar, on_step = _progress_bar(max_steps)
-    with _ProgressFollower(job_id, on_step):
+    with jobs.ProgressFollower(job_id, lambda done, total, unit: unit == "step" and on_step(int(done), int(total))):
         job = supervise(job_id, local_stop=stop, in_process=True) if runs.is_writer() else _rank_phase(job_id, stop)
     bar.close()
     if not runs.is_writer():
@@ -122,34 +122,6 @@ def _rank_phase(job_id: str, stop) -> dict:
         time.sleep(0.1)  # rank 0 writes the record after the ids were broadcast
     run_phase(job_id, 0, stop)
     return {}
-
-
-class _ProgressFollower:
-    """Feeds the job record's step progress to the progress bar from a small thread (rank 0 only)."""
-
-    def __init__(self, job_id: str, on_step):
-        self.job_id, self.on_step = job_id, on_step
-        self._stop = threading.Event()
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
-        return self
-
-    def _follow(self):
-        from trainers import jobs, runs
-
-        while runs.is_writer() and not self._stop.wait(0.5):
-            try:
-                progress = jobs.read_job(self.job_id)["progress"]
-            except (OSError, ValueError):
-                continue
-            if progress.get("unit") == "step":
-                self.on_step(int(progress["done"] or 0), int(progress["total"] or 0))
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        return False
 
 
 def _report(record: dict) -> int:

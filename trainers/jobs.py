@@ -15,6 +15,7 @@ ever rewrite job.json at once. Cancel is a separate file for the same reason.
 
 import json
 import secrets
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -210,3 +211,33 @@ def queue_position(record: dict, queued: list[str]) -> int | None:
     if record["status"] == "running":
         return 0
     return queued.index(record["id"]) + 1 if record["id"] in queued else None
+
+
+class ProgressFollower:
+    """Calls `on_progress(done, total, unit)` from a small thread while a block runs, as the job record changes: how
+    a foreground CLI draws its progress bar from the same record the app reads."""
+
+    def __init__(self, job_id: str, on_progress, every_s: float = 0.5):
+        self.job_id, self.on_progress, self.every_s = job_id, on_progress, every_s
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+        return self
+
+    def _follow(self):
+        seen = None
+        while runs.is_writer() and not self._stop.wait(self.every_s):
+            try:
+                p = read_job(self.job_id)["progress"]
+            except (OSError, ValueError):
+                continue
+            if (p.get("done"), p.get("total")) != seen and p.get("total"):
+                seen = (p.get("done"), p.get("total"))
+                self.on_progress(p.get("done") or 0, p["total"], p.get("unit", ""))
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        return False

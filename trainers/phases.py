@@ -63,8 +63,9 @@ def run_eval(spec: dict, ctx: JobContext) -> dict:
     ctx.progress(0, total, "answers", force=True)
     report = run_eval(models, spec["out_dir"], base_model=spec.get("base_model", "embedded"),
                       limit=spec.get("limit"), include_code=bool(spec.get("include_code")),
-                      max_new_tokens=int(spec.get("max_new_tokens", 64)),
+                      max_new_tokens=int(spec.get("max_new_tokens", 64)), batch_size=int(spec.get("batch_size", 16)),
                       progress=lambda n: ctx.advance(n, total, "answers"))
+    ctx.progress(total, total, "answers", force=True)  # answers from the cache never reported progress
     meta = report.get("meta", {})
     return {"report": f"{spec['out_dir']}/report.json", "out_dir": spec["out_dir"], "queries": meta.get("queries"),
             "generated": meta.get("generated"), "cached": meta.get("cached"), "seconds": meta.get("seconds")}
