@@ -42,8 +42,8 @@ def use_bf16(config: TrainConfig, device: str) -> bool:
     faster than fp32 (MKL), so full fine-tuning steps are ~5x faster, not just adapter steps."""
     import torch
 
-    if str(config.bf16).lower() != "auto":
-        return str(config.bf16).lower() == "true"
+    if config.bf16 != "auto":  # a choice of TrainConfig: "auto", "true" or "false"
+        return config.bf16 == "true"
     return pick_dtype(device) == torch.bfloat16
 
 
