@@ -102,10 +102,9 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, render_rows,
     record everything in the run."""
     import torch
     from transformers import PrinterCallback
-    from trl import SFTTrainer
 
     from trainers.callbacks import MetricsCallback, PeakMemory
-    from trainers.compact_loss import CompactHeadSFTTrainer
+    from trainers.compact_loss import sft_trainer_class
 
     run_dir = runs.run_path(run_id)
     device = pick_device(config.device)
@@ -123,7 +122,7 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, render_rows,
         model.config.use_cache = False
         trainable, total = count_parameters(model)
         runs.update_run(run_id, trainable_params=trainable, total_params=total)
-        trainer_class = CompactHeadSFTTrainer if config.compact_head else SFTTrainer
+        trainer_class = sft_trainer_class(config.compact_head)  # TRL's own SFTTrainer outside the tested TRL
         trainer = trainer_class(model=model, args=sft_args(config, run_dir, device, bf16), train_dataset=dataset,
                               processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them
