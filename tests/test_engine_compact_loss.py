@@ -20,7 +20,8 @@ def _trainer(cls, tiny_path, tiny_tokenizer, tmp_path, padding_free: bool):
             for i in range(4)]
     args = SFTConfig(output_dir=str(tmp_path / cls.__name__), per_device_train_batch_size=4, report_to="none",
                      use_cpu=True, padding_free=padding_free, max_length=None if padding_free else 128,
-                     completion_only_loss=True, bf16=False, disable_tqdm=True)
+                     completion_only_loss=True, bf16=False, disable_tqdm=True,
+                     activation_checkpointing=True)  # TRL's default, under transformers 5's name for it
     return cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tiny_tokenizer)
 
 

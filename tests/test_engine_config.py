@@ -91,3 +91,11 @@ def test_scheduler_choices_are_transformers_schedulers_that_need_no_extra_argume
         optimizer.step()
         scheduler.step()
         assert optimizer.param_groups[0]["lr"] > 0, name
+
+
+def test_gradient_checkpointing_reaches_transformers_under_its_new_name(tmp_path):
+    from trainers.sft_core import sft_args
+
+    for name, expected in (("stage1_sft.yaml", False), ("stage3_qlora.yaml", True)):
+        args = sft_args(load_config(CONFIGS / name), tmp_path, "cpu", False)
+        assert args.activation_checkpointing is expected and args.gradient_checkpointing is expected, name

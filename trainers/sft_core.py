@@ -89,7 +89,9 @@ def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):
         # padding-free batches are not truncated by TRL; rows were already checked against max_length
         max_length=None if config.padding_free and not config.packing else config.max_length,
         padding_free=config.padding_free and not config.packing, completion_only_loss=True, report_to="none",
-        seed=config.seed, data_seed=config.seed, gradient_checkpointing=config.gradient_checkpointing,
+        seed=config.seed, data_seed=config.seed,
+        # transformers 5 renamed gradient_checkpointing (kept as our key, the name users know) to this
+        activation_checkpointing=config.gradient_checkpointing,
         use_cpu=device == "cpu", disable_tqdm=True, dataloader_num_workers=0, save_only_model=False,
         # the Trainer counts the tokens of each trained batch, summed over ranks; padding-free rows carry no pads
         include_num_input_tokens_seen="all" if config.packing or config.padding_free else "non_padding",
