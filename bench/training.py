@@ -8,13 +8,13 @@ checkpointing, the head over labelled positions only. Same data, same steps, sam
 
 from bench.common import emit, matmul_peak_gflops, train_run
 
-STAGES = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml", "lora": "stage3_lora.yaml",
-          "qlora": "stage3_qlora.yaml"}
+BENCH_CONFIGS = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml", "lora": "stage3_lora.yaml",
+                 "qlora": "stage3_qlora.yaml"}  # run name -> config file
 
 
 def bench_training(steps: int, base_model: str = "embedded") -> dict:
     common = {"max_steps": steps, "save_steps": 0, "base_model": base_model, "logging_steps": 1}
-    records = {name: train_run(cfg, common, name) for name, cfg in STAGES.items()}
+    records = {name: train_run(cfg, common, name) for name, cfg in BENCH_CONFIGS.items()}
     naive = train_run("stage3_lora.yaml", {**common, "bf16": "false", "packing": "false", "padding_free": "false",
                                                  "gradient_checkpointing": "true", "compact_head": "false"},
                       "lora-naive")

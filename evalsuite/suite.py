@@ -27,7 +27,7 @@ from evalsuite.ifeval import constraint_problems
 SUITE_PATH = Path(__file__).resolve().parent.parent / "assets" / "eval" / "suite.jsonl"
 CATEGORIES = ("factual", "reasoning", "instruction_following", "creative", "code", "paraphrase")
 CHECK_TYPES = ("exact", "numeric", "constraints", "code")
-STAGES = ("stage1", "stage2", "stage3")
+EXPECTED_NOTE_STAGES = ("stage1", "stage2", "stage3")  # the keys of `expected`: one note per training stage
 MIN_PER_CATEGORY = 6
 MIN_PARAPHRASES = 3
 REQUIRED = ("id", "category", "suite_version", "paraphrases", "check", "expected")
@@ -154,8 +154,8 @@ def _row_problems(row: dict) -> list[str]:
                     for i, p in enumerate(paras) if isinstance(p, str) and fn not in p + (row.get("input") or "")]
     expected = row.get("expected")
     if "expected" in row and not (isinstance(expected, dict) and all(
-            isinstance(expected.get(s), str) and expected[s].strip() for s in STAGES)):
-        out.append(f"expected: needs a non-empty note for each of {STAGES}")
+            isinstance(expected.get(s), str) and expected[s].strip() for s in EXPECTED_NOTE_STAGES)):
+        out.append(f"expected: needs a non-empty note for each of {EXPECTED_NOTE_STAGES}")
     return out
 
 

@@ -1,5 +1,6 @@
 """Runs tab: every run with its status and measured numbers, loss curves of several runs overlaid, an efficiency
-table of full fine-tuning vs LoRA vs QLoRA from your own runs, and resume / delete / export (merge a LoRA).
+table of full fine-tuning vs LoRA vs QLoRA from your own runs (picked and compared by trainers/efficiency.py; this
+tab only formats it), and resume / delete / export (merge a LoRA).
 Everything is read from the run directories, so runs made with the CLI show up too.
 """
 
@@ -7,6 +8,7 @@ import gradio as gr
 
 from playground.common import fmt_duration, fmt_float, fmt_params, notice, run_choices, safe_list_runs
 from trainers import runs
+from trainers.efficiency import METHODS, efficiency_rows, pick_comparable
 
 RUN_HEADERS = ["run", "stage", "method", "base model", "status", "trainable params", "peak memory MB", "tokens/s",
                "artifact MB", "final loss", "duration", "dataset"]
@@ -33,38 +35,37 @@ def runs_table(records: list[dict]) -> list[list]:
     return table
 
 
-def _ratio(value, reference) -> str:
-    if not isinstance(value, (int, float)) or not isinstance(reference, (int, float)) or not reference:
-        return ""
-    return f" ({value / reference:.2f}×)"
+def _times(value) -> str:
+    return "" if value is None else f" ({value:.2f}×)"
 
 
 def efficiency_markdown(records: list[dict]) -> str:
-    """Latest completed full / LoRA / QLoRA runs on one base model, relative to the full run."""
-    done = [r for r in records if r.get("status") == "completed" and r.get("peak_memory_mb")]
-    full = next((r for r in done if r.get("method") == "full"), None)
-    base = full["base_model"] if full else next((r["base_model"] for r in done), None)
-    picked = [next((r for r in done if r.get("method") == m and r.get("base_model") == base), None)
-              for m in ("full", "lora", "qlora")]
-    if not any(picked):
-        return "_No completed runs yet. Train a Stage 1/2 run and a LoRA and QLoRA run on the same base to fill this._"
-    ref = picked[0] or {}
-    lines = [f"**Measured on your runs** (base `{base}`; ratios relative to the latest full run"
-             f"{' `' + full['id'] + '`' if full else ', none yet: train a Stage 1 or 2 run'})\n",
+    """The engine's comparison (trainers.efficiency: the latest full / LoRA / QLoRA runs on one base model and one
+    dataset, ratios to the full run) as a Markdown table."""
+    picked = pick_comparable(records)
+    anchor = next((r for r in picked.values() if r), None)
+    if anchor is None:
+        return ("_No completed runs yet. Train a Stage 1/2 run and a LoRA and QLoRA run on the same base model and "
+                "dataset to fill this._")
+    rows, full = efficiency_rows(picked), picked["full"]
+    reference = (f"ratios relative to the full run `{full['id']}`" if full else
+                 "no full run on these yet: train a Stage 1 or 2 run on them for the ratios")
+    lines = [f"**Measured on your runs**, comparing only runs on the same base model and dataset (base "
+             f"`{anchor.get('base_model')}`, dataset `{anchor.get('dataset')}`); {reference}\n",
              "| method | run | peak memory MB | trainable params | training speed (tokens/s) | artifact MB | "
              "final loss |", "|---|---|---|---|---|---|---|"]
-    for method, r in zip(("full", "lora", "qlora"), picked, strict=True):
-        if r is None:
+    for method in METHODS:
+        row = rows[method]
+        if row is None:
             lines.append(f"| {METHOD_NAMES[method]} | _no completed run_ | | | | | |")
             continue
-        share = 100 * r["trainable_params"] / max(r.get("total_params") or 1, 1) if r.get("trainable_params") else 0
+        share = "" if row["trainable_pct"] is None else f" ({row['trainable_pct']:.2f}%)"
         lines.append(
-            f"| {METHOD_NAMES[method]} | `{r['id']}` | {fmt_float(r['peak_memory_mb'], 0)}"
-            f"{_ratio(r['peak_memory_mb'], ref.get('peak_memory_mb'))} | {fmt_params(r.get('trainable_params'))} "
-            f"({share:.2f}%){_ratio(r.get('trainable_params'), ref.get('trainable_params'))} | "
-            f"{fmt_float(r.get('tokens_per_second'), 0)}"
-            f"{_ratio(r.get('tokens_per_second'), ref.get('tokens_per_second'))}"
-            f" | {fmt_float(_artifact_mb(r['id']), 2)} | {fmt_float(r.get('final_loss'), 4)} |")
+            f"| {METHOD_NAMES[method]} | `{row['run_id']}` | {fmt_float(row['peak_memory_mb'], 0)}"
+            f"{_times(row['memory_vs_full'])} | {fmt_params(row['trainable_params'])}{share} | "
+            f"{fmt_float(row['tokens_per_second'], 0)}"
+            f"{_times(row['speed_vs_full'])} | {fmt_float(row['artifact_mb'], 2)}{_times(row['artifact_vs_full'])} | "
+            f"{fmt_float(row['final_loss'], 4)} |")
     return "\n".join(lines)
 
 

@@ -16,11 +16,11 @@ UNIFORM = [{"prompt": f"Echo the number {n}.", "output": f"{n}"} for n in range(
 
 @pytest.mark.distributed
 def test_torchrun_two_ranks_train_one_shared_model(write_jsonl, playground_home, tiny_tokenizer, tmp_path):
-    from trainers.data import to_prompt_completion
+    from trainers.stage1_sft import render_rows
 
     lengths = {len(tiny_tokenizer(e["prompt"] + e["completion"] + tiny_tokenizer.eos_token,
                                   add_special_tokens=False)["input_ids"])
-               for e in to_prompt_completion(UNIFORM, "stage1", tiny_tokenizer)}
+               for e in render_rows(UNIFORM, "stage1", tiny_tokenizer)}
     assert len(lengths) == 1, lengths
     [length] = lengths
     data = write_jsonl(UNIFORM, "uniform.jsonl")

@@ -3,12 +3,18 @@ and the trainer puts loss on the completion only."""
 
 import pytest
 
-from trainers.data import load_valid_rows, to_prompt_completion
+from trainers.config import TrainConfig
+from trainers.data import load_valid_rows
+from trainers.stage2_instruction import render_rows
 from trainers.templates import CHAT, HELDOUT_TEMPLATES, TRAIN_TEMPLATES, loss_token_view, render_with_template
 
 STAGE2 = "assets/datasets/stage2_instruction.jsonl"
 # Text only a held-out template puts in a prompt.
 HELDOUT_MARKERS = ("PROMPT >>", "REPLY >>", "[INST]", "[/INST]", "Request:\n", "---\nAnswer:")
+
+
+def render(records, tokenizer, seed: int = 0, randomize: bool = True) -> list[dict]:
+    return render_rows(records, "stage2", tokenizer, TrainConfig(template_seed=seed, randomize_templates=randomize))
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +25,7 @@ def stage2_records():
 
 
 def test_templates_are_drawn_from_the_training_set_only(stage2_records, tiny_tokenizer):
-    examples = to_prompt_completion(stage2_records, "stage2", tiny_tokenizer, template_seed=0)
+    examples = render(stage2_records, tiny_tokenizer, seed=0)
     used = [e["template"] for e in examples]
     assert set(used) <= set(TRAIN_TEMPLATES) and not set(used) & set(HELDOUT_TEMPLATES)
     assert len(set(used)) >= 5, set(used)  # 480 rows over 6 templates: every one should appear
@@ -34,11 +40,11 @@ def test_templates_are_drawn_from_the_training_set_only(stage2_records, tiny_tok
 
 def test_template_draw_is_deterministic_by_seed(stage2_records, tiny_tokenizer):
     def draw(seed):
-        return [e["prompt"] for e in to_prompt_completion(stage2_records, "stage2", tiny_tokenizer, seed)]
+        return [e["prompt"] for e in render(stage2_records, tiny_tokenizer, seed)]
 
     assert draw(0) == draw(0)
     assert draw(0) != draw(1)
-    fixed = to_prompt_completion(stage2_records, "stage2", tiny_tokenizer, 0, randomize_templates=False)
+    fixed = render(stage2_records, tiny_tokenizer, 0, randomize=False)
     assert {e["template"] for e in fixed} == {CHAT}
 
 
@@ -46,8 +52,8 @@ def test_training_dataset_uses_the_seeded_templates(tiny_config, tiny_tokenizer,
     from trainers.sft_core import build_dataset
 
     config = tiny_config("stage2_instruction.yaml", max_length=256, template_seed=7)
-    dataset = build_dataset(config, tiny_tokenizer)
-    expected = to_prompt_completion(stage2_records, "stage2", tiny_tokenizer, template_seed=7)
+    dataset = build_dataset(config, tiny_tokenizer, render_rows)
+    expected = render(stage2_records, tiny_tokenizer, seed=7)
     assert dataset["prompt"] == [e["prompt"] for e in expected]
     starts = {p.split("\n", 1)[0].split(":")[0] for p in dataset["prompt"]}
     assert {"### Instruction", "Instruction", "Question", "Task", "User"} <= starts
@@ -65,7 +71,7 @@ def stage2_trainer(tiny_path, tmp_path_factory):
 
     config = load_config("assets/configs/stage2_instruction.yaml", {"base_model": "tiny", "max_length": 256})
     tokenizer = load_tokenizer(str(tiny_path))
-    dataset = build_dataset(config, tokenizer)
+    dataset = build_dataset(config, tokenizer, render_rows)
     model = AutoModelForCausalLM.from_pretrained(tiny_path)
     args = sft_args(config, tmp_path_factory.mktemp("stage2"), "cpu", bf16=False)
     return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer), tokenizer

@@ -10,9 +10,10 @@ from safetensors.torch import load_file
 
 from trainers import runs
 from trainers.config import to_dict
-from trainers.data import load_valid_rows, to_prompt_completion
+from trainers.data import load_valid_rows
 from trainers.sft_core import train_with_sft
-from trainers.stage3_lora import build_adapter_model
+from trainers.stage1_sft import render_rows as render_stage1_rows
+from trainers.stage3_lora import build_adapter_model, render_rows
 
 METRIC_KEYS = {"step", "loss", "learning_rate", "grad_norm", "tokens_per_second", "elapsed_s"}
 
@@ -52,7 +53,7 @@ def test_tokens_per_second_counts_each_trained_batch(stage1_run, tiny_tokenizer)
     # lengths we know. A collator-side count would be a batch late: double on step 1, zero on the last step.
     record, metrics, config = stage1_run
     fmt, rows = load_valid_rows(config.dataset)
-    examples = to_prompt_completion(rows, fmt, tiny_tokenizer)
+    examples = render_stage1_rows(rows, fmt, tiny_tokenizer)
     lengths = [len(tiny_tokenizer(e["prompt"] + e["completion"] + tiny_tokenizer.eos_token,
                                   add_special_tokens=False)["input_ids"]) for e in examples]
     low, high = 4 * min(lengths), 4 * max(lengths)
@@ -95,7 +96,7 @@ def train_kept(config) -> tuple[dict, KeepModel]:
     run_id = runs.new_run_id(config.stage, config.method)
     runs.create_run(run_id, to_dict(config))
     keeper = KeepModel(build_adapter_model)
-    return train_with_sft(config, run_id, keeper), keeper
+    return train_with_sft(config, run_id, keeper, render_rows), keeper
 
 
 def test_lora_trains_adapters_and_leaves_the_base_bit_identical(tiny_config, learnable_dataset, tiny_path):
@@ -156,7 +157,7 @@ def test_qlora_trains_adapters_on_a_4bit_base(tiny_config, learnable_dataset):
     run_id = runs.new_run_id(config.stage, config.method)
     runs.create_run(run_id, to_dict(config))
     spy = Spy(build_adapter_model, snapshot=False)
-    result = train_with_sft(config, run_id, spy)
+    result = train_with_sft(config, run_id, spy, render_rows)
 
     quantized = [m for m in spy.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert len(quantized) == 14  # every attention and MLP projection of both layers

@@ -77,8 +77,9 @@ def test_data_edits_survive_a_save(monkeypatch, playground_home):
     data, *_ = edit_rows("delete", data, "stage1", 1, 0)
     data, *_ = edit_rows("update", data, "stage1", 2, 0, "Say hi.", "hi")
     data, *_ = edit_rows("add", data, "stage1", 1, 0, "Say bye.", "bye")
-    refused = save_dataset({**data, "rows": data["rows"] + [{"prompt": "", "output": "x"}],
-                            "errors": data["errors"] + [""], "lines": data["lines"] + [9999]}, "stage1", "bad", 0)
+    with pytest.warns(UserWarning, match="Not saved: 1 error"):  # the toast the user sees
+        refused = save_dataset({**data, "rows": data["rows"] + [{"prompt": "", "output": "x"}],
+                                "errors": data["errors"] + [""], "lines": data["lines"] + [9999]}, "stage1", "bad", 0)
     assert "Not saved" in refused
     assert "Saved" in save_dataset(data, "stage1", "edited", 0)
     fmt, rows = load_valid_rows(resolve_dataset("edited"))
@@ -91,11 +92,13 @@ def test_unreadable_upload_says_so(tmp_path):
 
     fake = tmp_path / "fake.parquet"
     fake.write_text("this is text")
-    _, message = rows_from_source(str(fake), "fake.parquet")
+    with pytest.warns(UserWarning, match="Could not read fake.parquet"):  # the toast the user sees
+        _, message = rows_from_source(str(fake), "fake.parquet")
     assert "Could not read fake.parquet" in message
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert "has no rows" in rows_from_source(str(empty), "empty.jsonl")[1]
+    with pytest.warns(UserWarning, match="empty.jsonl has no rows"):
+        assert "has no rows" in rows_from_source(str(empty), "empty.jsonl")[1]
 
 
 def test_paraphrase_tab_formats_the_evaluation_variants_and_metrics():

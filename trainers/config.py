@@ -10,42 +10,57 @@ from pathlib import Path
 
 import yaml
 
+from trainers.data import FORMATS
 from trainers.paths import CONFIGS
 
-STAGES = ("stage1", "stage2", "stage3")
-METHODS = ("full", "lora", "qlora")
+# transformers schedulers that run from `lr_scheduler_type` alone (the others need `lr_scheduler_kwargs` or an
+# eval loop, which this config does not expose); a test checks each against transformers' SchedulerType.
+SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial",
+              "inverse_sqrt")
 
 
 @dataclass
 class TrainConfig:
-    stage: str = field(default="stage1", metadata={"help": "stage1 (plain SFT), stage2 (instruction), stage3 (PEFT)"})
-    method: str = field(default="full", metadata={"help": "full: all weights; lora: adapters; qlora: on a 4-bit base"})
+    """Every default lives here; a YAML under assets/configs holds only what its stage changes (a test checks)."""
+
+    stage: str = field(default="stage1", metadata={
+        "help": "stage1 (plain SFT), stage2 (instruction), stage3 (PEFT)", "choices": ("stage1", "stage2", "stage3")})
+    method: str = field(default="full", metadata={
+        "help": "full: all weights; lora: adapters; qlora: on a 4-bit base", "choices": ("full", "lora", "qlora")})
     base_model: str = field(default="embedded", metadata={"help": "embedded, embedded-base, tiny, a Hub id or folder"})
     init_from: str = field(default="", metadata={"help": "stage3 only: a Stage 1/2 run id or checkpoint folder"})
     dataset: str = field(default="assets/datasets/stage1_sft.jsonl", metadata={"help": "file, Hub id or saved name"})
-    data_format: str = field(default="", metadata={"help": "stage1 or stage2; empty = detect from the rows"})
+    data_format: str = field(default="", metadata={
+        "help": "row format, empty = detect from the rows; a stage refuses a format it does not train on",
+        "choices": ("", *FORMATS)})
     randomize_templates: bool = field(default=True, metadata={"help": "stage2 rows: a random training template each"})
     template_seed: int = field(default=0, metadata={"help": "seed of the per-row template draw"})
     max_length: int = field(default=256, metadata={"help": "tokens per example; longer rows are rejected"})
     learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
-    lr_scheduler_type: str = field(default="cosine", metadata={"help": "transformers scheduler name"})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "transformers scheduler name",
+                                                               "choices": SCHEDULERS})
     warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     max_steps: int = field(default=60, metadata={"help": "optimizer steps (overrides epochs when > 0)"})
     num_train_epochs: float = field(default=1.0, metadata={"help": "epochs when max_steps is 0"})
     per_device_train_batch_size: int = field(default=8, metadata={"help": "examples per step per device"})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for activation memory"})
+    gradient_checkpointing: bool = field(default=False, metadata={
+        "help": "trade compute for activation memory (transformers' activation_checkpointing)"})
     packing: bool = field(default=False, metadata={"help": "pack examples into full rows (BFD), no padding"})
-    padding_free: bool = field(default=False, metadata={"help": "flatten each batch into one row, no padding"})
+    # padding-free is the measured fast path on CPU (README, "Padding-free batches"), so it is the default
+    padding_free: bool = field(default=True, metadata={"help": "flatten each batch into one row, no padding"})
     compact_head: bool = field(default=True, metadata={
         "help": "project only labelled positions onto the vocabulary (TRL does so on CUDA; off = TRL's CPU head)"})
-    bf16: str = field(default="auto", metadata={"help": "auto (bf16 on GPUs and CPUs with native bf16), true, false"})
+    # a string, not a bool: "auto" decides per device (see sft_core.use_bf16); YAML true/false are read as choices
+    bf16: str = field(default="auto", metadata={
+        "help": "auto (bf16 on GPUs and CPUs with native bf16), true, false", "choices": ("auto", "true", "false")})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scale numerator (scale = alpha / r)"})
     lora_dropout: float = field(default=0.05, metadata={"help": "dropout on the LoRA input"})
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
-                                      metadata={"help": "module names that get adapters, or ['all-linear']"})
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        metadata={"help": "module names that get adapters (attention and MLP projections), or ['all-linear']"})
     seed: int = field(default=42, metadata={"help": "seed of model init, data order and dropout"})
     logging_steps: int = field(default=1, metadata={"help": "steps between metrics.jsonl lines"})
     save_steps: int = field(default=20, metadata={"help": "steps between resumable checkpoints (0 = none)"})
@@ -55,11 +70,8 @@ class TrainConfig:
 
     def validate(self) -> list[str]:
         """Human-readable problems with the values; empty when the config can run."""
-        problems = []
-        if self.stage not in STAGES:
-            problems.append(f"stage: '{self.stage}' is not one of {', '.join(STAGES)}")
-        if self.method not in METHODS:
-            problems.append(f"method: '{self.method}' is not one of {', '.join(METHODS)}")
+        problems = [f"{name}: '{getattr(self, name)}' is not one of {', '.join(map(repr, options))}"
+                    for name, options in CHOICES.items() if getattr(self, name) not in options]
         if self.stage in ("stage1", "stage2") and self.method != "full":
             problems.append(f"method: {self.stage} trains all weights; use stage3 for '{self.method}'")
         if self.stage == "stage3" and self.method == "full":
@@ -72,8 +84,7 @@ class TrainConfig:
                   ("gradient_accumulation_steps", self.gradient_accumulation_steps >= 1, "must be >= 1"),
                   ("lora_r", self.lora_r >= 1, "must be >= 1"),
                   ("lora_alpha", self.lora_alpha > 0, "must be > 0"),
-                  ("lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)"),
-                  ("bf16", str(self.bf16).lower() in ("auto", "true", "false"), "must be auto, true or false")]
+                  ("lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)")]
         problems += [f"{name}: {message} (got {getattr(self, name)})" for name, ok, message in checks if not ok]
         if self.init_from and self.stage != "stage3":
             problems.append("init_from: only stage3 trains on top of an earlier run")
@@ -81,10 +92,15 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+CHOICES = {name: f.metadata["choices"] for name, f in FIELDS.items() if "choices" in f.metadata}
 
 
 def _coerce(name: str, value):
-    """A --set string or YAML value -> the field's type."""
+    """A --set string or YAML value -> the field's type. A choice is matched case-insensitively, and YAML's
+    true/false (read as booleans) become the choices "true"/"false" of a tri-state field such as bf16."""
+    if name in CHOICES:
+        text = str(value).lower() if isinstance(value, bool) else str(value).strip()
+        return next((c for c in CHOICES[name] if c.lower() == text.lower()), text)  # validate() names a bad one
     current = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else []
     if isinstance(value, str):
         if isinstance(current, bool):

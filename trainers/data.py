@@ -1,5 +1,5 @@
-"""Datasets: the three row formats, loading from files / the Hub / Python rows, validation with line numbers, and
-rendering into TRL's prompt-completion format (loss on the completion only).
+"""Datasets: the three row formats, loading from files / the Hub / Python rows, and validation with line numbers.
+Rendering rows into prompt + completion belongs to the stage that trains on them (trainers/stage*.py).
 
     rows = load_rows("assets/datasets/stage2_instruction.jsonl")
     problems = validate_rows(rows, "stage2", tokenizer=tok, max_length=512)   # [] when clean
@@ -12,13 +12,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainers.templates import CHAT, pick_templates, render_with_template
-
 FORMATS = {
-    "stage1": {"required": ("prompt", "output"), "optional": ()},
-    "stage2": {"required": ("instruction", "response"), "optional": ("input",)},
-    "preference": {"required": ("prompt", "chosen", "rejected"), "optional": ()},
+    "stage1": {"label": "stage1 rows", "required": ("prompt", "output"), "optional": ()},
+    "stage2": {"label": "instruction rows", "required": ("instruction", "response"), "optional": ("input",)},
+    "preference": {"label": "preference rows", "required": ("prompt", "chosen", "rejected"), "optional": ()},
 }
+
+
+def describe_format(fmt: str) -> str:
+    """'instruction rows {instruction, response, input?}': what a format looks like, for messages."""
+    spec = FORMATS[fmt]
+    return f"{spec['label']} {{{', '.join(spec['required'] + tuple(f + '?' for f in spec['optional']))}}}"
 
 
 @dataclass
@@ -197,17 +201,3 @@ def load_valid_rows(source, fmt: str | None = None, tokenizer=None, max_length: 
     records = [r.data for r in rows]
     return (fmt, records, [r.line for r in rows]) if with_lines else (fmt, records)
 
-
-def to_prompt_completion(records: list[dict], fmt: str, tokenizer, template_seed: int = 0,
-                         randomize_templates: bool | None = None) -> list[dict]:
-    """Render rows into {"prompt", "completion", "template"}. Stage 1 rows always use the chat template (one fixed
-    format); Stage 2 rows draw a training template per row unless `randomize_templates` is False."""
-    if fmt == "stage1":
-        return [{"prompt": render_with_template(CHAT, r["prompt"], "", tokenizer), "completion": r["output"].strip(),
-                 "template": CHAT} for r in records]
-    if fmt != "stage2":
-        raise ValueError(f"format '{fmt}' is not a supervised fine-tuning format")
-    randomize = True if randomize_templates is None else randomize_templates
-    names = pick_templates(len(records), template_seed) if randomize else [CHAT] * len(records)
-    return [{"prompt": render_with_template(name, r["instruction"], r.get("input") or "", tokenizer),
-             "completion": r["response"].strip(), "template": name} for r, name in zip(records, names, strict=True)]

@@ -53,13 +53,15 @@ def count_trainable(model, config: TrainConfig) -> dict:
 def typical_row_tokens(config: TrainConfig, quantile: float = 0.95, sample: int = 512) -> int:
     """Tokens in a long-ish training row of the config's dataset (the 95th percentile of the first rows, rendered as
     the stage renders them), capped at max_length: batches are padded to their longest row, not to max_length."""
-    from trainers.data import load_valid_rows, to_prompt_completion
+    from trainers.data import load_valid_rows
     from trainers.models import load_tokenizer
     from trainers.sft_core import resolve_dataset
+    from trainers.stages import STAGE_MODULES, check_training_format
 
     tokenizer = load_tokenizer(base_for(config))
+    check_training_format(config)  # ValueError for rows the stage does not train on: nothing to size
     fmt, records = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None)
-    examples = to_prompt_completion(records[:sample], fmt, tokenizer, config.template_seed, config.randomize_templates)
+    examples = STAGE_MODULES[config.stage].render_rows(records[:sample], fmt, tokenizer, config)
     lengths = sorted(len(tokenizer(e["prompt"] + e["completion"], add_special_tokens=False)["input_ids"])
                      for e in examples)
     return min(config.max_length, lengths[int(quantile * (len(lengths) - 1))]) if lengths else config.max_length

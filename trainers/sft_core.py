@@ -1,7 +1,10 @@
-"""The shared body of every stage: data -> TRL `SFTTrainer` -> artifact + measured numbers in run.json.
+"""The shared body of every stage: validated rows -> TRL `SFTTrainer` -> artifact + measured numbers in run.json.
 
-Each stage module only decides how the model is built (all weights, LoRA, or LoRA on a 4-bit base) and how rows
-are rendered; everything measured and saved is done here, the same way for every stage.
+    train_with_sft(config, run_id, build_model, render_rows)    # called by trainers/stage*.py, one per stage
+
+Each stage module decides which row formats it takes (trainers/stages.py refuses the others), how its rows are
+rendered and how the model is built (all weights, LoRA, or LoRA on a 4-bit base); everything measured and saved is
+done here, the same way for every stage.
 """
 
 import os
@@ -12,7 +15,7 @@ from pathlib import Path
 
 from trainers import runs
 from trainers.config import TrainConfig
-from trainers.data import DatasetError, Problem, load_valid_rows, to_prompt_completion
+from trainers.data import DatasetError, Problem, load_valid_rows
 from trainers.models import count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
 from trainers.paths import ASSETS, datasets_dir
 
@@ -42,17 +45,19 @@ def use_bf16(config: TrainConfig, device: str) -> bool:
     faster than fp32 (MKL), so full fine-tuning steps are ~5x faster, not just adapter steps."""
     import torch
 
-    if str(config.bf16).lower() != "auto":
-        return str(config.bf16).lower() == "true"
+    if config.bf16 != "auto":  # a choice of TrainConfig: "auto", "true" or "false"
+        return config.bf16 == "true"
     return pick_dtype(device) == torch.bfloat16
 
 
-def build_dataset(config: TrainConfig, tokenizer):
+def build_dataset(config: TrainConfig, tokenizer, render_rows):
+    """The training rows as TRL's prompt-completion dataset, rendered by the stage's `render_rows(records, fmt,
+    tokenizer, config)`; DatasetError lists every bad row (shape, or length once rendered)."""
     from datasets import Dataset
 
     fmt, records, lines = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None, tokenizer,
                                           config.max_length, with_lines=True)
-    examples = to_prompt_completion(records, fmt, tokenizer, config.template_seed, config.randomize_templates)
+    examples = render_rows(records, fmt, tokenizer, config)
     check_rendered_length(examples, lines, tokenizer, config.max_length, config.dataset)
     return Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
 
@@ -84,22 +89,24 @@ def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):
         # padding-free batches are not truncated by TRL; rows were already checked against max_length
         max_length=None if config.padding_free and not config.packing else config.max_length,
         padding_free=config.padding_free and not config.packing, completion_only_loss=True, report_to="none",
-        seed=config.seed, data_seed=config.seed, gradient_checkpointing=config.gradient_checkpointing,
+        seed=config.seed, data_seed=config.seed,
+        # transformers 5 renamed gradient_checkpointing (kept as our key, the name users know) to this
+        activation_checkpointing=config.gradient_checkpointing,
         use_cpu=device == "cpu", disable_tqdm=True, dataloader_num_workers=0, save_only_model=False,
         # the Trainer counts the tokens of each trained batch, summed over ranks; padding-free rows carry no pads
         include_num_input_tokens_seen="all" if config.packing or config.padding_free else "non_padding",
     )
 
 
-def train_with_sft(config: TrainConfig, run_id: str, build_model, stop_event: threading.Event | None = None,
-                   resume_from: str | None = None, on_step=None) -> dict:
-    """Train `build_model(config, base_path, device)` on the config's data and record everything in the run."""
+def train_with_sft(config: TrainConfig, run_id: str, build_model, render_rows,
+                   stop_event: threading.Event | None = None, resume_from: str | None = None, on_step=None) -> dict:
+    """Train `build_model(config, base_path, device, bf16)` on the config's rows as `render_rows` renders them, and
+    record everything in the run."""
     import torch
     from transformers import PrinterCallback
-    from trl import SFTTrainer
 
     from trainers.callbacks import MetricsCallback, PeakMemory
-    from trainers.compact_loss import CompactHeadSFTTrainer
+    from trainers.compact_loss import sft_trainer_class
 
     run_dir = runs.run_path(run_id)
     device = pick_device(config.device)
@@ -108,7 +115,7 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, stop_event: th
     torch.manual_seed(config.seed)
     base_path = base_for(config)
     tokenizer = load_tokenizer(base_path)
-    dataset = build_dataset(config, tokenizer)
+    dataset = build_dataset(config, tokenizer, render_rows)
     bf16 = use_bf16(config, device)
     with PeakMemory(device) as memory:
         model = build_model(config, base_path, device, bf16)
@@ -117,7 +124,7 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, stop_event: th
         model.config.use_cache = False
         trainable, total = count_parameters(model)
         runs.update_run(run_id, trainable_params=trainable, total_params=total)
-        trainer_class = CompactHeadSFTTrainer if config.compact_head else SFTTrainer
+        trainer_class = sft_trainer_class(config.compact_head)  # TRL's own SFTTrainer outside the tested TRL
         trainer = trainer_class(model=model, args=sft_args(config, run_dir, device, bf16), train_dataset=dataset,
                               processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them

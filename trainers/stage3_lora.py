@@ -1,5 +1,6 @@
 """Stage 3, LoRA and QLoRA: the base is frozen (QLoRA: quantized to 4-bit NF4 by bitsandbytes) and only small
-low-rank adapters train. Works on Stage 1 or Stage 2 rows, on top of the base or a Stage 1/2 checkpoint.
+low-rank adapters train. Works on Stage 1 or Stage 2 rows, each rendered the way its own stage renders it, on top of
+the base or a Stage 1/2 checkpoint.
 
     python -m trainers train assets/configs/stage3_lora.yaml --set max_steps=20
     python -m trainers train assets/configs/stage3_qlora.yaml --set init_from=<stage2 run id>
@@ -7,9 +8,18 @@ low-rank adapters train. Works on Stage 1 or Stage 2 rows, on top of the base or
 
 import threading
 
+from trainers import stage1_sft, stage2_instruction
 from trainers.config import TrainConfig
 from trainers.models import four_bit_config, pick_dtype
 from trainers.sft_core import train_with_sft
+
+ACCEPTED_FORMATS = stage1_sft.ACCEPTED_FORMATS + stage2_instruction.ACCEPTED_FORMATS
+
+
+def render_rows(records: list[dict], fmt: str, tokenizer, config: TrainConfig) -> list[dict]:
+    """By the rows' format: Stage 1 rows in their fixed phrasing, Stage 2 rows through the training templates."""
+    render = stage1_sft.render_rows if fmt in stage1_sft.ACCEPTED_FORMATS else stage2_instruction.render_rows
+    return render(records, fmt, tokenizer, config)
 
 
 def lora_config(config: TrainConfig):
@@ -38,6 +48,6 @@ def build_adapter_model(config: TrainConfig, base_path: str, device: str, bf16: 
     return get_peft_model(model, lora_config(config))
 
 
-def train_stage3(config: TrainConfig, run_id: str, stop_event: threading.Event | None = None,
-                 resume_from: str | None = None, on_step=None) -> dict:
-    return train_with_sft(config, run_id, build_adapter_model, stop_event, resume_from, on_step)
+def train(config: TrainConfig, run_id: str, stop_event: threading.Event | None = None,
+          resume_from: str | None = None, on_step=None) -> dict:
+    return train_with_sft(config, run_id, build_adapter_model, render_rows, stop_event, resume_from, on_step)

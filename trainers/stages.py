@@ -2,30 +2,67 @@
 
     preflight(config)                                   # raises ValueError / DatasetError with every problem
     result = train_stage(config, run_id, stop, resume_from, on_step)
+
+A config reaches its trainer in three hops: `train_stage` -> the stage module (`trainers/stage1_sft.py`, ...: its row
+formats, renderer and model builder) -> `sft_core.train_with_sft` (the shared body).
 """
 
+from trainers import stage1_sft, stage2_instruction, stage3_lora
 from trainers.config import TrainConfig
+from trainers.data import describe_format, detect_format, load_rows
 from trainers.models import load_tokenizer
-from trainers.sft_core import base_for, build_dataset
+from trainers.sft_core import base_for, build_dataset, resolve_dataset
+
+STAGE_MODULES = {"stage1": stage1_sft, "stage2": stage2_instruction, "stage3": stage3_lora}
 
 
-def stage_function(config: TrainConfig):
-    from trainers.stage1_sft import train_stage1
-    from trainers.stage2_instruction import train_stage2
-    from trainers.stage3_lora import train_stage3
+def _other_stages_for(fmt: str, refusing: str) -> str:
+    """'use stage1, or stage3 which takes either', from the stages' own accepted formats."""
+    takers = [name if len(module.ACCEPTED_FORMATS) == 1 else f"{name} which takes either"
+              for name, module in STAGE_MODULES.items() if fmt in module.ACCEPTED_FORMATS and name != refusing]
+    if not takers:
+        return "no SFT stage trains on them (preference pairs are for DPO)"
+    return "use " + ", or ".join(takers)
 
-    return {"stage1": train_stage1, "stage2": train_stage2, "stage3": train_stage3}[config.stage]
+
+def format_refusal(stage: str, fmt: str, where: str) -> str | None:
+    """None when `stage` trains on `fmt` rows, else one sentence: what the stage takes, what it got, what to use."""
+    accepted = STAGE_MODULES[stage].ACCEPTED_FORMATS
+    if fmt in accepted:
+        return None
+    takes = " or ".join(describe_format(f) for f in accepted)
+    return f"{stage} trains on {takes}; {where} {describe_format(fmt)}: {_other_stages_for(fmt, stage)}"
+
+
+def training_format(config: TrainConfig, rows) -> str | None:
+    """The row format the config's stage will train on: `data_format` if set, else the one detected in `rows`
+    (None: no known format, which validation reports row by row). ValueError when the stage does not take it."""
+    if config.data_format:
+        fmt, where = config.data_format, f"data_format={config.data_format} asks it to train on"
+    else:
+        fmt, where = detect_format(rows), f"{config.dataset} has"
+    refusal = format_refusal(config.stage, fmt, where) if fmt else None
+    if refusal:
+        raise ValueError(refusal)
+    return fmt
+
+
+def check_training_format(config: TrainConfig) -> str | None:
+    return training_format(config, load_rows(resolve_dataset(config.dataset)))
 
 
 def preflight(config: TrainConfig) -> None:
-    """Everything that can be checked before a run directory exists: bad values, bad models, bad rows."""
+    """Everything that can be checked before a run directory exists: bad values, rows the stage does not train on,
+    bad models, bad rows (each with its line)."""
     problems = config.validate()
     if problems:
         raise ValueError("invalid config: " + "; ".join(problems))
-    build_dataset(config, load_tokenizer(base_for(config)))
+    check_training_format(config)
+    build_dataset(config, load_tokenizer(base_for(config)), STAGE_MODULES[config.stage].render_rows)
 
 
 def train_stage(config: TrainConfig, run_id: str, stop_event=None, resume_from: str | None = None, on_step=None):
     """Train one run to the end; `stop_event.is_set()` is checked after every step, `on_step(step, max_steps)`
     reports progress. Returns the measured numbers for run.json plus `cancelled`."""
-    return stage_function(config)(config, run_id, stop_event, resume_from, on_step)
+    check_training_format(config)  # a resumed run skips preflight; its rows may have changed since
+    return STAGE_MODULES[config.stage].train(config, run_id, stop_event, resume_from, on_step)

@@ -1,11 +1,9 @@
 """Prompt templates for instruction tuning, and the one function that renders a row through them.
 
-Stage 2 draws one training template per row from a seeded RNG so the model cannot latch onto one format; the
-held-out templates are never used in training, so the evaluation can ask whether the skill carries over. The
-`chat` template is the tokenizer's own chat template, which Stage 1 always uses (one fixed format).
+Stage 2 draws one training template per row (seeded, in trainers/stage2_instruction.py) so the model cannot latch
+onto one format; the held-out templates are never used in training, so the evaluation can ask whether the skill
+carries over. The `chat` template is the tokenizer's own chat template, which Stage 1 always uses (one fixed format).
 """
-
-import random
 
 CHAT = "chat"
 
@@ -47,13 +45,6 @@ def render_with_template(name: str, instruction: str, input_text: str = "", toke
     plain, with_input = ALL_TEMPLATES[name]
     return with_input.format(instruction=instruction, input=input_text) if input_text else plain.format(
         instruction=instruction)
-
-
-def pick_templates(count: int, seed: int, names: list[str] | None = None) -> list[str]:
-    """One training template per row, reproducible from the seed."""
-    names = names or list(TRAIN_TEMPLATES)
-    rng = random.Random(seed)
-    return [rng.choice(names) for _ in range(count)]
 
 
 def loss_token_view(tokenizer, prompt: str, completion: str) -> list[tuple[str, bool]]:
