@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phone-home from an offline machine or a Space
 
 from playground import build_app, launch_kwargs  # noqa: E402
-from playground.state import start_warm_up  # noqa: E402
+from playground.resources import start_warm_up  # noqa: E402
 
 demo = build_app()
 

@@ -4,7 +4,7 @@ wires them to plain functions in trainers/ and evalsuite/. No training logic liv
     from playground import build_app
     build_app().queue().launch()        # or: python app.py
 
-Nothing here imports torch at import time; models load lazily (and in the background at launch, see state.py).
+Nothing here imports torch at import time; models load lazily (and in the background at launch, see resources.py).
 """
 
 import gradio as gr

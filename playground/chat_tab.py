@@ -7,7 +7,7 @@ import threading
 
 import gradio as gr
 
-from playground import state
+from playground import resources
 from playground.common import model_targets, notice
 from trainers.adapters import BASE, compatibility_problem
 from trainers.models import REGISTRY
@@ -45,7 +45,7 @@ def switch_model(base_model: str, target: str) -> str:
     from trainers.models import ModelNotFound
 
     target = target or BASE
-    hub = state.get_hub(base_model)
+    hub = resources.get_hub(base_model)
     problem = compatibility_problem(hub, target)
     if problem:
         return notice(problem)
@@ -74,7 +74,7 @@ def chat(message: str, history: list, base_model: str, target: str, system: str,
                                        f"{MAX_CHAT_CHARS:,}. Shorten it; your text is still in the box.")
         return
     target = target or BASE
-    hub = state.get_hub(base_model)
+    hub = resources.get_hub(base_model)
     problem = compatibility_problem(hub, target)
     if problem:
         yield history, message, notice(problem)
@@ -96,7 +96,7 @@ def chat(message: str, history: list, base_model: str, target: str, system: str,
 def create_chat_tab():
     with gr.Tab("Chat", id="chat") as tab:
         with gr.Row():
-            base_model = gr.Dropdown(list(REGISTRY), value=state.default_base(), allow_custom_value=True,
+            base_model = gr.Dropdown(list(REGISTRY), value=resources.default_base(), allow_custom_value=True,
                                      label="Base model (resident)", scale=2, elem_id="chat-base",
                                      info="adapters load onto this base; runs trained on another base are refused")
             target = gr.Dropdown(model_targets(), value=BASE, label="Talk to", scale=3, elem_id="chat-target",

@@ -7,7 +7,7 @@ import time
 
 import gradio as gr
 
-from playground import state
+from playground import resources
 from playground.common import escape, model_targets, notice, targets_picker
 from playground.chat_tab import MAX_CHAT_CHARS
 from trainers.adapters import BASE, compatibility_problem
@@ -32,7 +32,7 @@ def run_compare(prompt: str, targets: list[str], max_new_tokens: int, base_model
         return gr.skip(), gr.skip(), notice(f"Prompt too long ({len(prompt):,} characters, limit {MAX_CHAT_CHARS:,}).")
     if not targets:
         return gr.skip(), gr.skip(), notice("Select at least one model to compare.")
-    hub = state.get_hub(base_model)
+    hub = resources.get_hub(base_model)
     refused = {t: p for t in targets if (p := compatibility_problem(hub, t))}
     usable = [t for t in targets if t not in refused]
     skipped = " ".join(f"Skipped {t}: {p}" for t, p in refused.items())

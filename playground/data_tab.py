@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from playground import state
+from playground import resources
 from playground.common import dataset_choices, notice
 from playground.notes import DATA_NOTE
 from trainers.data import FORMATS, Row, detect_format, load_rows, validate_rows
@@ -58,7 +58,7 @@ def problems_of(data: dict, fmt: str | None, max_length: int | None) -> list:
     tokenizer = None
     if max_length:
         try:
-            tokenizer = state.tokenizer_for()
+            tokenizer = resources.tokenizer_for()
         except Exception:  # no tokenizer (model not available): validate without the length check
             tokenizer = None
     return validate_rows(rows, fmt or "stage1", tokenizer, int(max_length) if max_length else None)
@@ -161,7 +161,7 @@ def template_view(data: dict, fmt: str | None, line):
     else:
         return notice("Template views are for Stage 1/2 rows; preference rows are rendered by the DPO stage."), *[
             gr.skip()] * len(names)
-    tokenizer = state.tokenizer_for()
+    tokenizer = resources.tokenizer_for()
     views = []
     for name, _ in names:
         prompt = render_with_template(name, str(instruction), str(input_text or ""), tokenizer)

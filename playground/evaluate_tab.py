@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from playground import state
+from playground import resources
 from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice, targets_picker
 from playground.jobs_panel import job_html
 from trainers.paths import home
@@ -43,8 +43,8 @@ def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | 
     models = list(dict.fromkeys(models or []))
     if not models:
         return notice("Select at least one model to evaluate."), gr.skip()
-    base = (base_model or state.default_base()).strip()
-    hub = state.get_hub(base)
+    base = (base_model or resources.default_base()).strip()
+    hub = resources.get_hub(base)
     refused = {m: p for m in models if (p := compatibility_problem(hub, m))}
     models = [m for m in models if m not in refused]
     if not models:
@@ -84,7 +84,7 @@ def reproduce_ui(steps, limit, base_model: str | None = None):
     from evalsuite.reproduce import DEFAULT_LIMIT, submit_reproduce
     from trainers.job_queue import JobBusy
 
-    base = (base_model or state.default_base()).strip()
+    base = (base_model or resources.default_base()).strip()
     steps = int(steps or 0)
     limit = int(limit) if limit is not None and int(limit) > 0 else DEFAULT_LIMIT
     if steps < 0:

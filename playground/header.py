@@ -5,15 +5,16 @@ import os
 import gradio as gr
 import psutil
 
-from playground import state
+from playground import resources
 from playground.jobs_panel import create_jobs_panel, header_job_text
 
 
 def header_text() -> str:
     rss = psutil.Process().memory_info().rss / 2**20
     home = os.environ.get("PLAYGROUND_HOME", "outputs")
-    return (f"**Device** {state.device_name()} · **App memory** {rss:,.0f} MB · **Base model** "
-            f"`{state.default_base()}` ({state.warm_status()}) · **Job** {header_job_text()} · **Home** `{home}`")
+    return (f"**Device** {resources.device_name()} · **App memory** {rss:,.0f} MB · **Base model** "
+            f"`{resources.default_base()}` ({resources.warm_status()}) · **Job** {header_job_text()} · "
+            f"**Home** `{home}`")
 
 
 def create_header() -> gr.Markdown:

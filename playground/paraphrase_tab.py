@@ -8,7 +8,7 @@ module only formats them.
 
 import gradio as gr
 
-from playground import state
+from playground import resources
 from playground.common import model_targets, notice, targets_picker
 from trainers.adapters import BASE, compatibility_problem
 
@@ -103,7 +103,7 @@ def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: st
         return *skip, notice("Give at least two phrasings (one per line), or tick the template box.")
     if len(variants) > MAX_PHRASINGS:
         return *skip, notice(f"{len(variants)} phrasings; the limit is {MAX_PHRASINGS}.")
-    hub = state.get_hub(base_model)
+    hub = resources.get_hub(base_model)
     refused = {t: p for t in targets if (p := compatibility_problem(hub, t))}
     targets = [t for t in targets if t not in refused]
     if not targets:

@@ -10,7 +10,7 @@ import shlex
 import gradio as gr
 import yaml
 
-from playground import state
+from playground import resources
 from playground.common import (REPO, dataset_choices, escape, fmt_duration, fmt_float, fmt_int, notice, repo_relative,
                                run_choices)
 from playground.notes import PRESETS, STAGE_NOTES
@@ -64,7 +64,7 @@ def field_value(name: str, value):
 
 def collect(preset: str, base_model: str, dataset: str, init_from: str, *values):
     """(TrainConfig, []) or (None, problems): the preset with the tab's values on top, validated."""
-    problems, overrides = [], {"base_model": (base_model or "").strip() or state.default_base(),
+    problems, overrides = [], {"base_model": (base_model or "").strip() or resources.default_base(),
                                "dataset": (dataset or "").strip(), "init_from": (init_from or "").strip()}
     if not overrides["dataset"]:
         problems.append("dataset: pick a starter or saved dataset, or type a file path / Hub id")
@@ -299,7 +299,7 @@ def create_train_tab() -> dict:
         with gr.Row():
             preset = gr.Radio([(label, key) for key, label in PRESETS.items()], value="stage1_sft", label="Stage",
                               elem_id="train-stage", scale=3)
-            base_model = gr.Dropdown(list(REGISTRY), value=state.default_base(), allow_custom_value=True,
+            base_model = gr.Dropdown(list(REGISTRY), value=resources.default_base(), allow_custom_value=True,
                                      label="Base model", info=help_text("base_model"), elem_id="train-base", scale=2)
         note = gr.Markdown(STAGE_NOTES["stage1_sft"], elem_classes=["stage-note"])
         with gr.Row():

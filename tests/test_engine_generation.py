@@ -173,13 +173,13 @@ def test_stream_chat_yields_growing_text_that_ends_at_the_answer_grid_answer(tra
 
 def test_compare_and_paraphrase_tabs_answer_as_answer_grid_alone(trained_home, monkeypatch):
     from evalsuite.variants import build_variants
-    from playground import state
+    from playground import resources
     from playground.compare_tab import run_compare
     from playground.paraphrase_tab import paraphrase_test
 
     targets = [BASE, trained_home["a"], trained_home["b"]]
     hub = fp32_hub()
-    monkeypatch.setattr(state, "get_hub", lambda base_model=None: hub)
+    monkeypatch.setattr(resources, "get_hub", lambda base_model=None: hub)
     _, answers, _ = run_compare(PROMPT, targets, 12)
     expected = {t: alone(hub, t, [[{"role": "user", "content": PROMPT}]])[0] for t in targets}
     assert answers == expected and len(set(expected.values())) == 3
