@@ -5,8 +5,6 @@ save the result as a named dataset in $PLAYGROUND_HOME/datasets for the Train ta
 The rows being edited belong to the browser session (gr.State); nothing is written until "Save".
 """
 
-import json
-import re
 from pathlib import Path
 
 import gradio as gr
@@ -15,10 +13,9 @@ from playground import resources
 from playground.common import dataset_choices, notice
 from playground.notes import DATA_NOTE
 from trainers.data import FORMATS, Row, detect_format, load_rows, validate_rows
-from trainers.paths import datasets_dir
+from trainers.data import DATASET_NAME
 
 PAGE_SIZE = 10
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 EMPTY = {"rows": [], "errors": [], "lines": [], "format": None, "source": ""}
 REPORT_HEADERS = ["line", "field", "problem", "level"]
 REPORT_WIDTHS = ["12%", "18%", "55%", "15%"]
@@ -117,8 +114,10 @@ def editor_updates(fmt: str | None, row: dict | None):
 
 
 def save_dataset(data: dict, fmt: str | None, name: str, max_length) -> str:
+    from trainers.data import DatasetError, save_rows
+
     name = (name or "").strip()
-    if not NAME_RE.match(name):
+    if not DATASET_NAME.match(name):
         return notice("Give the dataset a name: letters, digits, '-', '_' or '.', starting with a letter or digit.")
     if not data["rows"]:
         return notice("There are no rows to save.")
@@ -126,15 +125,12 @@ def save_dataset(data: dict, fmt: str | None, name: str, max_length) -> str:
     errors = [p for p in problems_of(data, fmt, max_length) if p.level == "error"]
     if errors:
         return notice(f"Not saved: {len(errors)} error(s) left, first: {errors[0]}. Fix or delete those rows.")
-    fields = fields_of(fmt)
-    path = datasets_dir() / f"{name}.jsonl"
-    lines = [json.dumps({f: row.get(f, "") for f in fields if f in row or f in FORMATS[fmt]["required"]},
-                        ensure_ascii=False) for row in data["rows"]]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return notice(f"Saved {len(lines)} {fmt} rows as '{name}' ({path}); pick 'saved: {name}' in the Train tab.",
-                  "info")
+    try:
+        path = save_rows(data["rows"], fmt, name)
+    except (DatasetError, ValueError, OSError) as err:
+        return notice(f"Not saved: {str(err).splitlines()[0]}")
+    return notice(f"Saved {len(data['rows'])} {fmt} rows as '{name}' ({path}); pick 'saved: {name}' in the Train "
+                  "tab.", "info")
 
 
 def template_names() -> list[tuple[str, str]]:

@@ -64,7 +64,7 @@ def follow_eval(job_id: str | None, shown: str | None):
     """Timer tick: the job's progress, and the report once, when the job has completed."""
     from trainers import jobs
 
-    skip = (gr.skip(),) * 6
+    skip = (gr.skip(),) * 7
     if not job_id:
         return "", *skip
     progress = job_html(job_id)
@@ -76,7 +76,11 @@ def follow_eval(job_id: str | None, shown: str | None):
         return progress, *skip
     out_dir = Path(record["result"]["out_dir"])
     report = json.loads((out_dir / "report.json").read_text())
-    return progress, *report_outputs(report, out_dir), job_id
+    meta = report.get("meta", {})
+    message = (f"Evaluated {', '.join(meta.get('models', []))} on {meta.get('queries', '?')} queries in "
+               f"{meta.get('seconds', '?')} s ({meta.get('generated', '?')} generated, {meta.get('cached', '?')} "
+               f"from the answer cache). Report: `{out_dir}`")
+    return progress, message, *report_outputs(report, out_dir), job_id
 
 
 def reproduce_ui(steps, limit, base_model: str | None = None):
@@ -112,17 +116,19 @@ def follow_reproduce(job_id: str | None, shown: str | None):
     from trainers import jobs
 
     if not job_id:
-        return "", gr.skip(), gr.skip(), gr.skip()
+        return "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
     try:
         record = jobs.read_job(job_id)
     except (OSError, ValueError):
-        return job_html(job_id), gr.skip(), gr.skip(), gr.skip()
+        return job_html(job_id), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     if record["status"] != "completed" or shown == job_id:
-        return job_html(job_id), phases_table(record), gr.skip(), gr.skip()
+        return job_html(job_id), gr.skip(), phases_table(record), gr.skip(), gr.skip()
     result = json.loads(Path(record["result"]["claims"]).read_text())
     claims = [[c.get("stage", c.get("group", "")), c.get("claim", ""), c.get("verdict", c.get("holds", "")),
                str(c.get("evidence", ""))[:300]] for c in result.get("claims", [])]
-    return job_html(job_id), phases_table(record), claims, job_id
+    message = (f"Reproduce done in {result.get('seconds', '?')} s. Runs: {', '.join(result['run_ids'].values())}. "
+               f"Claims: `{result.get('report_path')}`, evaluation: `{result.get('eval_report')}`")
+    return job_html(job_id), message, phases_table(record), claims, job_id
 
 
 def create_evaluate_tab(base_model=None):
@@ -169,9 +175,10 @@ def create_evaluate_tab(base_model=None):
     reproduce_btn.click(reproduce_ui, [repro_steps, repro_limit] + extra, [message, repro_job],
                         api_name="reproduce_seed")
     timer.tick(follow_eval, [eval_job, eval_shown],
-               [eval_progress, scores, robustness, by_kind, examples, files, eval_shown], show_progress="hidden")
-    timer.tick(follow_reproduce, [repro_job, repro_shown], [repro_progress, phases, claims, repro_shown],
-               show_progress="hidden")
+               [eval_progress, message, scores, robustness, by_kind, examples, files, eval_shown],
+               show_progress="hidden", queue=False)
+    timer.tick(follow_reproduce, [repro_job, repro_shown], [repro_progress, message, phases, claims, repro_shown],
+               show_progress="hidden", queue=False)
     tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
         v for _, v in model_targets()}] or [BASE_TARGET]), models, models, show_progress="hidden")
     return {"tab": tab, "attach": (latest_jobs, [eval_job, repro_job], [eval_job, repro_job])}

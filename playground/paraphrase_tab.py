@@ -10,6 +10,7 @@ import gradio as gr
 
 from playground import resources
 from playground.common import model_targets, notice, targets_picker
+from playground.jobs_panel import job_html
 from trainers.adapters import BASE, compatibility_problem
 
 MAX_PHRASINGS = 24
@@ -91,40 +92,76 @@ def _num(value) -> str:
 
 def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: str, with_templates: bool,
                     targets: list[str], max_new_tokens: int, base_model: str | None = None):
-    """(grid, heatmap, robustness table, message) for one task in every phrasing x every selected stage."""
-    from evalsuite.scorers import score_cells
-    from evalsuite.variants import prompt_text
-    from trainers.generate import answer_grid
+    """(grid, heatmap, robustness table, message, job id) for one task in every phrasing x every selected stage.
+    A grid that fits one batch is answered here by the resident model; a larger one becomes a job (job id set,
+    the tab's timer draws it when the job ends), so no request holds the shared model for long."""
+    from trainers.generate import BATCH_ROWS, answer_grid
+    from trainers.job_queue import JobBusy
+    from trainers.submit import submit_answers
 
     variants = typed_variants(phrasings, input_text, with_templates)
     targets = list(dict.fromkeys(targets or []))
     skip = (gr.skip(),) * 3
     if len(variants) < 2:
-        return *skip, notice("Give at least two phrasings (one per line), or tick the template box.")
+        return *skip, notice("Give at least two phrasings (one per line), or tick the template box."), gr.skip()
     if len(variants) > MAX_PHRASINGS:
-        return *skip, notice(f"{len(variants)} phrasings; the limit is {MAX_PHRASINGS}.")
+        return *skip, notice(f"{len(variants)} phrasings; the limit is {MAX_PHRASINGS}."), gr.skip()
     hub = resources.get_hub(base_model)
     refused = {t: p for t in targets if (p := compatibility_problem(hub, t))}
     targets = [t for t in targets if t not in refused]
     if not targets:
-        return *skip, notice("Select at least one usable model. " + " ".join(refused.values()))
+        return *skip, notice("Select at least one usable model. " + " ".join(refused.values())), gr.skip()
+    view = {"variants": variants, "query_id": query_id or "", "expected": expected or "", "refused": refused}
+    prompts = [v["prompt"] for v in variants]
+    if len(prompts) * len(targets) > BATCH_ROWS:
+        try:
+            job = submit_answers(targets, prompts, hub.base_name, int(max_new_tokens), view=view)
+        except (JobBusy, ValueError, OSError) as err:
+            return *skip, notice(f"Not started: {err}"), gr.skip()
+        return *skip, (f"{len(prompts)} phrasings × {len(targets)} model(s) is more than one batch: queued as job "
+                       f"`{job['id']}`; the grid appears here when it ends."), job["id"]
     try:
-        answers = answer_grid(hub, targets, [v["prompt"] for v in variants], int(max_new_tokens))
+        answers = answer_grid(hub, targets, prompts, int(max_new_tokens))
     except Exception as err:  # keep the tab alive
-        return *skip, notice(f"Generation failed: {err.__class__.__name__}: {err}")
-    query = suite_queries().get(query_id or "")
-    scores, meaning = score_cells(answers, query, (expected or "").strip() if not query else "")
+        return *skip, notice(f"Generation failed: {err.__class__.__name__}: {err}"), gr.skip()
+    return *grid_outputs(view, answers), ""
+
+
+def grid_outputs(view: dict, answers: dict[str, list[str]]):
+    """(grid, heatmap, robustness table, message) from the answers, whether they came inline or from a job."""
+    from evalsuite.scorers import score_cells
+    from evalsuite.variants import prompt_text
+
+    variants, targets = view["variants"], list(answers)
+    query = suite_queries().get(view["query_id"])
+    scores, meaning = score_cells(answers, query, view["expected"].strip() if not query else "")
     grid = [[v["variant"], v["variant_kind"], prompt_text(v["prompt"])[:120]] + [
         ("✓ " if scores[t][i][1] else "✗ ") + (answers[t][i].strip() or "(no text)") for t in targets]
         for i, v in enumerate(variants)]
     message = f"{len(variants)} phrasings × {len(targets)} model(s); a cell is green when it {meaning}."
-    if refused:
-        message += " " + notice("Skipped: " + " ".join(f"{t}: {p}" for t, p in refused.items()))
+    if view.get("refused"):
+        message += " " + notice("Skipped: " + " ".join(f"{t}: {p}" for t, p in view["refused"].items()))
     share = f"{max(8, 58 // len(targets))}%"
     return (gr.update(value=grid, headers=["variant", "kind", "prompt"] + targets,
                       column_widths=["10%", "12%", "20%"] + [share] * len(targets)),
             heatmap(variants, answers, scores, meaning),
             robustness_rows(variants, answers, scores, query.id if query else "custom"), message)
+
+
+def follow_grid(job_id: str | None, shown: str | None):
+    """Timer tick: the answers job's progress, and the grid once, when it has completed."""
+    from trainers import jobs
+
+    if not job_id:
+        return "", *(gr.skip(),) * 5
+    progress = job_html(job_id)
+    try:
+        record = jobs.read_job(job_id)
+    except (OSError, ValueError):
+        return progress, *(gr.skip(),) * 5
+    if record["status"] != "completed" or shown == job_id:
+        return progress, *(gr.skip(),) * 5
+    return progress, *grid_outputs(record["phases"][0]["spec"]["view"], record["result"]["answers"]), job_id
 
 
 def create_paraphrase_tab(base_model=None):
@@ -147,6 +184,11 @@ def create_paraphrase_tab(base_model=None):
         targets = targets_picker("para-targets")
         run_btn = gr.Button("Run the paraphrase test", variant="primary", elem_id="para-run")
         message = gr.Markdown(elem_id="para-message")
+        job_id = gr.Textbox(label="Job (a grid larger than one batch runs as a job)", interactive=False,
+                            max_lines=1, elem_id="para-job")
+        job_progress = gr.HTML(elem_id="para-progress")
+        shown = gr.State(None)
+        timer = gr.Timer(2.0)
         plot = gr.Plot(label="Consistency heatmap", elem_id="para-heatmap")
         robustness = gr.Dataframe(headers=ROBUSTNESS_HEADERS, label="Robustness (evalsuite.robustness)",
                                   interactive=False, elem_id="para-robustness")
@@ -155,7 +197,9 @@ def create_paraphrase_tab(base_model=None):
     query.input(pick_query, query, [phrasings, input_text, expected])
     inputs = [phrasings, input_text, query, expected, with_templates, targets, max_new]
     inputs += [base_model] if base_model is not None else []
-    run_btn.click(paraphrase_test, inputs, [grid, plot, robustness, message], api_name="paraphrase_test")
+    run_btn.click(paraphrase_test, inputs, [grid, plot, robustness, message, job_id], api_name="paraphrase_test")
+    timer.tick(follow_grid, [job_id, shown], [job_progress, grid, plot, robustness, message, shown],
+               show_progress="hidden", queue=False)
     tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
         v for _, v in model_targets()}] or [BASE]), targets, targets, show_progress="hidden")
     return tab

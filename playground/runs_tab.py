@@ -152,7 +152,8 @@ def create_runs_tab():
     with gr.Tab("Runs", id="runs") as tab:
         with gr.Row():
             gr.Markdown("Every run under `$PLAYGROUND_HOME/runs`, newest first, with what was **measured** while it "
-                        "trained (peak memory is the process RSS on CPU, the allocator peak on a GPU).")
+                        "trained (peak memory is the run's own worker process: its RSS on CPU, the allocator peak on "
+                        "a GPU).")
             refresh_btn = gr.Button("Refresh", size="sm", scale=0, elem_id="runs-refresh")
         table = gr.Dataframe(headers=RUN_HEADERS, interactive=False, wrap=True, max_height=360, label="Runs",
                              elem_id="runs-table")

@@ -242,30 +242,38 @@ def log_tail(record: dict, rows: list[dict]) -> str:
     return "\n".join([head] + lines + tail)
 
 
-def latest_training_run() -> str | None:
-    """The run of the running training job, else of the newest training job: what a fresh page follows."""
+def training_job_run(running_only: bool = False) -> str | None:
+    """The run of the running training job; unless `running_only`, else of the newest training job."""
     from trainers import jobs
     from trainers.job_queue import QUEUE
 
-    for job_id in [QUEUE.active()]:
-        if job_id:
-            record = jobs.read_job(job_id)
-            if record["kind"] == "train" and record.get("run_ids"):
-                return record["run_ids"][-1]
-    latest = next((r for r in jobs.list_jobs() if r["kind"] == "train" and r.get("run_ids")), None)
+    active = QUEUE.active()
+    if active:
+        record = jobs.read_job(active)
+        if record["kind"] == "train" and record.get("run_ids"):
+            return record["run_ids"][-1]
+    if running_only:
+        return None
+    latest = next((r for r in jobs.list_jobs() if r["kind"] == "train" and r.get("run_ids") and r["started_at"]),
+                  None)  # a job cancelled before it started has nothing to show
     return latest["run_ids"][-1] if latest else None
 
 
 def poll(watched: str | None, seen):
-    """Timer tick: follow the watched run; everything shown is read from its run directory."""
+    """Timer tick: follow the watched run, or the running training once the watched one has ended (a resume or a
+    start from another tab). Everything shown is read from the run directory; nothing is redrawn unchanged."""
+    try:
+        finished = not watched or runs.read_run(watched)["status"] in runs.FINISHED
+    except (OSError, ValueError):  # deleted from the Runs tab
+        return None, None, "", gr.skip(), ""
+    if finished:
+        watched = training_job_run(running_only=True) or watched
     if not watched:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
-    if seen and seen[0] == watched and seen[2] in runs.FINISHED:
-        return watched, seen, gr.skip(), gr.skip(), gr.skip()  # a finished run does not change: no disk reads
     try:
         record, rows = runs.read_run(watched), runs.read_metrics(watched)
         max_steps = runs.read_config(watched).get("max_steps") or 0
-    except (OSError, ValueError):  # deleted from the Runs tab
+    except (OSError, ValueError):
         return None, None, "", gr.skip(), ""
     key = [watched, len(rows), record["status"]]
     if key == seen:
@@ -277,7 +285,7 @@ def poll(watched: str | None, seen):
 
 def attach(watched: str | None, seen):
     """Page load (a refresh or a second browser tab): follow the running training, else the latest one."""
-    return poll(watched or latest_training_run(), seen)
+    return poll(watched or training_job_run(), seen)
 
 
 def apply_preset(preset: str):

@@ -195,3 +195,43 @@ def running_app(home: Path, cache: str, base_model: str = "tiny", **env_extra):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def train_form_args(preset: str, base_model: str, dataset: str | None = None, **values) -> list:
+    """The Train form's inputs in order (what `start_training` takes), from the preset with `values` on top;
+    `dataset` None keeps the preset's own."""
+    from playground.train_tab import EDITABLE, field_value
+    from trainers.config import load_config
+
+    config = load_config(REPO / "assets" / "configs" / f"{preset}.yaml", values)
+    return [preset, base_model, dataset or config.dataset, ""] + [field_value(n, getattr(config, n)) for n in EDITABLE]
+
+
+def start_training(client, preset: str, base_model: str, dataset: str | None = None, **values) -> tuple[str, str]:
+    """(message, job id) of the app's start_training, called through gradio_client."""
+    message, job_id = client.predict(*train_form_args(preset, base_model, dataset, **values),
+                                     api_name="/start_training")
+    assert job_id, message
+    return message, job_id
+
+
+def wait_for_job(home: Path, job_id: str, timeout_s: float = 600) -> dict:
+    """The job record once it has ended (read from the app's PLAYGROUND_HOME)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        record = json.loads((home / "jobs" / job_id / "job.json").read_text())
+        if record["status"] in ("completed", "failed", "cancelled", "interrupted"):
+            return record
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end within {timeout_s} s")
+
+
+def wait_until(predicate, timeout: float, what: str, poll_s: float = 0.1):
+    """The predicate's first truthy value, polled until `timeout` seconds have passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, learnable_rows, running_app
+from conftest import REPO, learnable_rows, running_app, start_training, wait_until
 
 pytestmark = pytest.mark.app
 
@@ -33,31 +33,6 @@ def read_job(home: Path, job_id: str) -> dict:
 
 def read_run(home: Path, run_id: str) -> dict:
     return json.loads((home / "runs" / run_id / "run.json").read_text())
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def training_args(preset: str, base_model: str, dataset: str, **values) -> list:
-    """The Train form's inputs in order, from the preset with `values` on top."""
-    from playground.train_tab import EDITABLE, field_value
-    from trainers.config import load_config
-
-    config = load_config(REPO / "assets" / "configs" / f"{preset}.yaml", values)
-    return [preset, base_model, dataset, ""] + [field_value(n, getattr(config, n)) for n in EDITABLE]
-
-
-def start_training(client, preset: str, base_model: str, dataset: str, **values) -> tuple[str, str]:
-    message, job_id = client.predict(*training_args(preset, base_model, dataset, **values), api_name="/start_training")
-    assert job_id, message
-    return message, job_id
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +57,7 @@ def test_eval_and_reproduce_return_a_job_at_once_and_a_training_waits_its_turn(a
     [run_id] = read_job(home, train_job)["run_ids"]
     assert read_job(home, train_job)["status"] == "queued" and read_run(home, run_id)["status"] == "queued"
 
-    done = wait_for(lambda: (r := read_job(home, eval_job))["status"] in ("completed", "failed") and r, 300,
+    done = wait_until(lambda: (r := read_job(home, eval_job))["status"] in ("completed", "failed") and r, 300,
                     "the evaluation job")
     assert done["status"] == "completed", done["error"]
     assert done["progress"]["unit"] == "answers" and done["progress"]["done"] == done["progress"]["total"] > 0
@@ -96,13 +71,13 @@ def test_eval_and_reproduce_return_a_job_at_once_and_a_training_waits_its_turn(a
         assert read_job(home, train_job)["status"] == "queued" or record["status"] != "running"  # never beside it
         return record["status"] in ("completed", "failed", "cancelled") and record
 
-    repro = wait_for(reproduce_ended, 900, "the reproduce job")
+    repro = wait_until(reproduce_ended, 900, "the reproduce job")
     assert repro["status"] == "completed", repro["error"]
     assert {"train stage1", "train qlora", "evaluate"} <= phases_seen  # the phases showed as they ran
     assert [p["status"] for p in repro["phases"]] == ["completed"] * 6 and len(repro["run_ids"]) == 4
     assert Path(repro["result"]["report_path"]).is_file()
 
-    train = wait_for(lambda: (r := read_job(home, train_job))["status"] in ("completed", "failed") and r, 300,
+    train = wait_until(lambda: (r := read_job(home, train_job))["status"] in ("completed", "failed") and r, 300,
                      "the queued training")
     assert train["status"] == "completed", train["error"]
     assert read_run(home, run_id)["started_at"] >= repro["ended_at"]  # it ran after, not beside
@@ -113,11 +88,11 @@ def test_a_worker_killed_with_sigkill_leaves_the_app_serving_and_the_run_resumab
     _, job_id = start_training(client, "stage3_lora", "tiny", dataset, max_length=128,
                                per_device_train_batch_size=2, max_steps=400, save_steps=2)
     [run_id] = read_job(home, job_id)["run_ids"]
-    wait_for(lambda: list((home / "runs" / run_id / "checkpoints").glob("checkpoint-*/trainer_state.json")), 180,
+    wait_until(lambda: list((home / "runs" / run_id / "checkpoints").glob("checkpoint-*/trainer_state.json")), 180,
              "a checkpoint")
     worker = read_job(home, job_id)["worker"]["pid"]
     os.kill(worker, signal.SIGKILL)
-    job = wait_for(lambda: (r := read_job(home, job_id))["status"] != "running" and r, 60, "the job to end")
+    job = wait_until(lambda: (r := read_job(home, job_id))["status"] != "running" and r, 60, "the job to end")
     assert job["status"] == "failed" and "SIGKILL" in job["error"]
     assert read_run(home, run_id)["status"] == "interrupted"
     assert urllib.request.urlopen(client.src, timeout=10).status == 200  # the app still serves
@@ -125,12 +100,12 @@ def test_a_worker_killed_with_sigkill_leaves_the_app_serving_and_the_run_resumab
     message = client.predict(run_id, api_name="/resume_run")
     assert "continues from its checkpoint at step" in message
     client.predict(job_id, api_name="/cancel_job")  # a finished job: refused with a sentence, nothing breaks
-    resumed = wait_for(lambda: (r := read_run(home, run_id))["status"] == "running" and r, 120, "the resume")
+    resumed = wait_until(lambda: (r := read_run(home, run_id))["status"] == "running" and r, 120, "the resume")
     assert resumed["pid"] != worker
     resume_job = next(j for j in sorted((home / "jobs").iterdir()) if j.name != job_id and run_id in
                       read_job(home, j.name)["run_ids"])
     assert "cancelling" in client.predict(resume_job.name, api_name="/cancel_job").lower()
-    wait_for(lambda: read_run(home, run_id)["status"] == "cancelled", 120, "the cancel")
+    wait_until(lambda: read_run(home, run_id)["status"] == "cancelled", 120, "the cancel")
     assert (home / "runs" / run_id / "adapter" / "adapter_model.safetensors").is_file()
 
 
@@ -143,7 +118,7 @@ def test_lora_peak_memory_is_below_full_fine_tuning_from_the_app(app):
     _, lora_job = start_training(client, "stage3_lora", "embedded", data, **form)
     records = {}
     for name, job_id in (("full", full_job), ("lora", lora_job)):
-        job = wait_for(lambda j=job_id: (r := read_job(home, j))["status"] in ("completed", "failed") and r, 600,
+        job = wait_until(lambda j=job_id: (r := read_job(home, j))["status"] in ("completed", "failed") and r, 600,
                        f"the {name} job")
         assert job["status"] == "completed", job["error"]
         records[name] = read_run(home, job["run_ids"][0])

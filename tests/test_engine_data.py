@@ -159,3 +159,22 @@ def test_rows_are_measured_as_trained_template_and_system_prompt_included(tiny_c
         preflight(tiny_config("stage1_sft.yaml", dataset=str(path), max_length=limit))
     assert [(p.line, p.field) for p in caught.value.problems] == [(2, "row")]
     assert "once rendered" in caught.value.problems[0].problem
+
+
+def test_saved_rows_are_exactly_what_train_reads_and_bad_ones_save_nothing(tmp_path):
+    from trainers.data import DatasetError, load_valid_rows, save_rows
+
+    tmp_path = tmp_path / "saved"
+    tmp_path.mkdir()
+    rows = [{"instruction": "Say hi", "input": "", "response": "hi", "note": "dropped"},
+            {"instruction": "Add 2 and 3", "response": "5"}]
+    path = save_rows(rows, "stage2", "mine", folder=tmp_path)
+    fmt, records = load_valid_rows(str(path))[:2]
+    assert fmt == "stage2" and records == [{"instruction": "Say hi", "input": "", "response": "hi"},
+                                           {"instruction": "Add 2 and 3", "response": "5"}]
+    before = path.read_bytes()
+    with pytest.raises(DatasetError, match="line 2: response"):
+        save_rows([rows[0], {"instruction": "x", "response": ""}], "stage2", "mine", folder=tmp_path)
+    with pytest.raises(ValueError, match="not a dataset name"):
+        save_rows(rows, "stage2", "../escape", folder=tmp_path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["mine.jsonl"]

@@ -185,15 +185,39 @@ def test_compare_and_paraphrase_tabs_answer_as_answer_grid_alone(trained_home, m
     assert answers == expected and len(set(expected.values())) == 3
 
     lines = ["Say a word for apple.", "Give me a word for apple.", "Apple: one word?"]
-    grid, _, table, _ = paraphrase_test("\n".join(lines), "", "", "", True, targets, 12)
+    two = targets[:2]  # 8 variants x 2 models: one batch, answered inline by the resident model
+    grid, _, table, _, job_id = paraphrase_test("\n".join(lines), "", "", "", True, two, 12)
+    assert job_id == ""
     variants = build_variants(lines)
     assert [row[0] for row in grid["value"]] == [v["variant"] for v in variants]
     assert [v["variant"] for v in variants] == ["p0", "p1", "p2", "tpl:alpaca", "tpl:qa", "tpl:prompt_reply",
                                                 "tpl:inst_tags", "tpl:request"]
-    for column, target in enumerate(targets, start=3):
+    for column, target in enumerate(two, start=3):
         cells = [row[column][2:] for row in grid["value"]]  # "✓ answer" / "✗ answer"
         assert cells == [a.strip() or "(no text)" for a in alone(hub, target, [v["prompt"] for v in variants])]
-    assert [row[0] for row in table] == targets
+    assert [row[0] for row in table] == two
+
+
+def test_a_paraphrase_grid_larger_than_a_batch_runs_as_a_job_and_answers_the_same(trained_home):
+    from playground.paraphrase_tab import follow_grid, paraphrase_test
+    from trainers.job_queue import QUEUE
+
+    targets = [BASE, trained_home["a"], trained_home["b"]]
+    lines = ["Say a word for apple.", "Give me a word for apple.", "Apple: one word?"]
+    *_, message, job_id = paraphrase_test("\n".join(lines), "", "", "", True, targets, 12)
+    assert job_id and "queued as job" in message
+    assert QUEUE.wait(job_id, 300)["status"] == "completed"
+    _, grid, _, table, _, shown = follow_grid(job_id, None)
+    assert shown == job_id and [row[0] for row in table] == targets
+    # the worker answered through answer_grid with the app's default model settings, batch for batch
+    from evalsuite.variants import build_variants
+
+    expected = answer_grid(ModelHub("tiny"), targets, [v["prompt"] for v in build_variants(lines)], 12)
+    for column, target in enumerate(targets, start=3):
+        assert [row[column][2:] for row in grid["value"]] == [a.strip() or "(no text)" for a in expected[target]]
+    import gradio as gr
+
+    assert follow_grid(job_id, job_id)[1] == gr.skip() != grid  # drawn once: the next tick leaves it alone
 
 
 def test_evaluation_runner_answers_as_answer_grid_alone(trained_home):

@@ -11,21 +11,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import wait_until
 from trainers import jobs, runs
 from trainers.data import DatasetError
 from trainers.liveness import process_identity
 from trainers.submit import submit_resume, submit_training
 from trainers.training import create_training_run, execute
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def run_folders(home: Path) -> list[Path]:
@@ -178,3 +169,22 @@ def test_a_reused_pid_does_not_keep_a_run_or_job_alive(tiny_config, learnable_da
     assert jobs.read_job(stale["id"])["status"] == "interrupted" and jobs.read_job(live["id"])["status"] == "queued"
     assert runs.read_run(run_id)["status"] == "interrupted"
     jobs.update_job(live["id"], status="cancelled")
+
+
+def test_a_run_can_be_queued_once_and_resumed_as_soon_as_its_job_has_ended(job_queue, tiny_config,
+                                                                           learnable_dataset):
+    from trainers.job_queue import JobBusy
+
+    run_id, job = submit_training(long_lora(tiny_config, learnable_dataset), queue=job_queue)
+    wait_until(lambda: runs.read_metrics(run_id), 120, "a logged step")
+    with pytest.raises(ValueError, match=f"{run_id} is running"):
+        submit_resume(run_id, queue=job_queue)
+    job_queue.cancel(job["id"])
+    wait_until(lambda: jobs.read_job(job["id"])["phases"][0]["status"] == "cancelled", 120, "the phase to end")
+    resumed = submit_resume(run_id, queue=job_queue)  # accepted even if the old worker is still exiting
+    with pytest.raises(JobBusy, match=run_id):  # but not twice, whether the first resume waits or runs
+        submit_resume(run_id, queue=job_queue)
+    wait_until(lambda: job_queue.active() == resumed["id"], 60, "the resume to start")
+    with pytest.raises((JobBusy, ValueError), match=run_id):  # held by its job, or running
+        submit_resume(run_id, queue=job_queue)
+    job_queue.cancel(resumed["id"])

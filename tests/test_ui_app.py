@@ -2,9 +2,10 @@
 
     HF_HUB_OFFLINE=1 python -m pytest tests/test_ui_app.py -m browser
 
-The tests run in file order and build on each other the way a user would: save a dataset, train a LoRA run on it
-from the Train tab, then talk to it, compare it, paraphrase-test it, see it in Runs and evaluate it. Bad inputs are
-checked where they happen. Every test leaves a screenshot of its tab in test-artifacts/.
+Each test stands alone and can run in any order: a test that needs a trained run asks for the `lora_run` fixture,
+which trains one through the app's own API (start_training) the first time. Long work runs as jobs, so the tests
+wait for a job's progress and result on the page, not for a request to return. Bad inputs are checked where they
+happen. Every test leaves a screenshot of its tab in test-artifacts/.
 """
 
 import os
@@ -12,11 +13,12 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from conftest import running_app
-
 import pytest
+
+from conftest import running_app, start_training, wait_for_job
 
 pytestmark = pytest.mark.browser
 
@@ -43,13 +45,31 @@ def ui_model_cache(request, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def app_url(ui_model_cache, tmp_path_factory):
-    """`python app.py` on a free port with its own PLAYGROUND_HOME; yields the URL once the page answers 200."""
+def app(ui_model_cache, tmp_path_factory):
+    """`python app.py` on a free port with its own PLAYGROUND_HOME: (url, home) once the page answers 200."""
     pytest.importorskip("playwright")
     if not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed (scripts/setup.sh --dev installs it)")
-    with running_app(tmp_path_factory.mktemp("ui-home"), ui_model_cache) as (url, _):
-        yield url
+    with running_app(tmp_path_factory.mktemp("ui-home"), ui_model_cache) as (url, home):
+        yield url, home
+
+
+@pytest.fixture(scope="module")
+def app_url(app) -> str:
+    return app[0]
+
+
+@pytest.fixture(scope="module")
+def lora_run(app) -> str:
+    """A completed LoRA run labelled `ui-lora`, trained through the app's API the first time a test asks for it."""
+    from gradio_client import Client
+
+    url, home = app
+    _, job_id = start_training(Client(url, verbose=False), "stage3_lora", "tiny", max_steps=STEPS,
+                               per_device_train_batch_size=4, max_length=128, save_steps=0, run_name="ui-lora")
+    record = wait_for_job(home, job_id)
+    assert record["status"] == "completed", record["error"]
+    return record["run_ids"][0]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +118,8 @@ def choose(page, elem_id: str, option: str) -> None:
             box.click()
         try:
             options.first.click(timeout=5_000)
+            if box.get_attribute("aria-expanded") == "true":
+                page.keyboard.press("Escape")  # a multiselect stays open and would cover the buttons below it
             return
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
@@ -170,12 +192,12 @@ def test_data_tab_builds_and_saves_a_dataset(page, tmp_path):
     expect_text(page, "data-summary", "error")
 
 
-def test_train_tab_runs_lora_and_shows_progress(page, browser, app_url):
+def test_train_tab_queues_runs_and_shows_progress(page, browser, app_url):
+    steps = 40  # long enough to still run while the second start is queued and cancelled
     open_tab(page, "Train")
     page.get_by_label("3 · LoRA (adapters)").check()
     expect_text(page, "train-estimate", "trainable parameters", timeout=LONG)
-    choose(page, "train-dataset", "saved: ui_set")
-    for name, value in (("max_steps", STEPS), ("per_device_train_batch_size", 4), ("max_length", 128),
+    for name, value in (("max_steps", steps), ("per_device_train_batch_size", 4), ("max_length", 128),
                         ("save_steps", 0)):
         fill(page, f"train-{name}", value)
     # bad input 3: out-of-range hyperparameters are refused with the field named
@@ -187,16 +209,22 @@ def test_train_tab_runs_lora_and_shows_progress(page, browser, app_url):
     fill(page, "train-learning_rate", 0.001)
     fill(page, "train-lora_r", 8)
     page.get_by_text("Show the code").click()
-    expect_text(page, "train-cli", "max_steps=8")
+    expect_text(page, "train-cli", f"max_steps={steps}")
 
     page.locator("#train-start").click()
-    expect_text(page, "train-message", "Started run", timeout=LONG)
-    # bad input 4: a second start while one runs
+    expect_text(page, "train-message", "(job ", timeout=LONG)
+    first_job = page.locator("#train-job textarea, #train-job input").first.input_value()
+    # a second start while one runs waits in the queue (one job at a time) and can be cancelled before it starts
     page.locator("#train-start").click()
-    expect_text(page, "train-message", "still training")
+    expect_text(page, "train-message", "queued behind 1 job(s)", timeout=LONG)
+    page.locator("#jobs-panel").get_by_text("Jobs: what is running").click()
+    expect_text(page, "jobs-table", "1 in line", timeout=30_000)
+    page.locator("#train-cancel").click()
+    expect_text(page, "train-message", "before it started")
+    expect_text(page, "header-status", "train", timeout=30_000)  # the header names the running job
+
+    # the page goes back to the running training; a second browser tab (or a refresh) re-attaches to it too
     expect_text(page, "train-progress", "running", timeout=LONG)
-
-    # a second browser tab (or a refresh) re-attaches to the job: same run, same chart
     run_id = page.locator("#train-progress code").first.inner_text()
     other = browser.new_page()
     other.goto(app_url)
@@ -209,17 +237,15 @@ def test_train_tab_runs_lora_and_shows_progress(page, browser, app_url):
                            timeout=LONG)
     first = plot_points(page, "train-plot")
     expect_text(page, "train-progress", "completed", timeout=LONG)
-    expect_value(page, "train-log", f"step {STEPS:>4}")
+    expect_value(page, "train-log", f"step {steps:>4}")
     page.wait_for_function(f"document.querySelectorAll('#train-plot .scatterlayer .points path').length >= "
-                           f"{3 * STEPS}", timeout=30_000)  # 3 subplots x STEPS points
-    assert plot_points(page, "train-plot") > first or first >= 3 * STEPS
+                           f"{3 * steps}", timeout=30_000)  # 3 subplots x steps points
+    assert plot_points(page, "train-plot") > first or first >= 3 * steps
+    assert first_job in page.locator("#jobs-table").inner_text()
 
 
 def test_train_tab_rejects_unknown_model(page):
     open_tab(page, "Train")
-    # a fresh page shows the process's last run, chart included (drawn once the tab is visible)
-    expect_text(page, "train-progress", "completed", timeout=LONG)
-    page.wait_for_function("document.querySelectorAll('#train-plot .scatterlayer .points path').length > 0")
     page.locator("#train-base input").first.fill("nobody/no-such-model")
     page.locator("#train-base input").first.press("Enter")
     page.locator("#train-start").click()
@@ -227,12 +253,12 @@ def test_train_tab_rejects_unknown_model(page):
     expect_text(page, "train-message", "offline")
 
 
-def test_chat_streams_from_the_adapter_and_switches(page):
+def test_chat_streams_from_the_adapter_and_switches(page, lora_run):
     open_tab(page, "Chat")
     page.locator("#chat-refresh").click()
-    choose(page, "chat-target", "stage3-lora")
+    choose(page, "chat-target", "ui-lora")
     expect_text(page, "chat-switch", "switched in", timeout=LONG)
-    expect_text(page, "chat-switch", "stage3-lora")
+    expect_text(page, "chat-switch", "ui-lora")
     fill(page, "chat-input", "Name the color of a clear daytime sky.")
     page.locator("#chat-send").click()
     expect_text(page, "chat-status", "Answered by", timeout=LONG)
@@ -240,8 +266,8 @@ def test_chat_streams_from_the_adapter_and_switches(page):
     # switch to the base and back: both report a measured switch time
     choose(page, "chat-target", "base model")
     expect_text(page, "chat-switch", "Active: base", timeout=LONG)
-    choose(page, "chat-target", "stage3-lora")
-    expect_text(page, "chat-switch", "stage3-lora")
+    choose(page, "chat-target", "ui-lora")
+    expect_text(page, "chat-switch", "ui-lora")
     expect_text(page, "chat-switch", " ms")
     # bad input 5: an over-long message is refused and kept in the box
     long_text = "word " * 900
@@ -255,26 +281,25 @@ def test_chat_streams_from_the_adapter_and_switches(page):
     expect_text(page, "chat-switch", "trained on base model 'tiny'", timeout=LONG)
 
 
-def test_compare_shows_base_and_adapter_side_by_side(page, app_url):
+def test_compare_shows_base_and_adapter_side_by_side(page, app_url, lora_run):
     open_tab(page, "Compare")
-    choose(page, "compare-targets", "stage3-lora")
+    choose(page, "compare-targets", "ui-lora")
     page.locator("#compare-run").click()
     expect_text(page, "compare-message", "2 answer(s)", timeout=LONG)
     assert page.locator("#compare-cards .pg-card").count() == 2
-    # the same action from a program: a run made after the page was built is accepted by name
+    # the same action from a program: a run is accepted by name
     from gradio_client import Client
 
-    run_id = page.locator("#compare-cards .pg-card-title").nth(1).inner_text().strip()
-    _, answers, message = Client(app_url, verbose=False).predict("Say hi.", ["base", run_id], 8, "tiny",
+    _, answers, message = Client(app_url, verbose=False).predict("Say hi.", ["base", lora_run], 8, "tiny",
                                                                   api_name="/compare")
-    assert set(answers) == {"base", run_id}, message
+    assert set(answers) == {"base", lora_run}, message
 
 
-def test_paraphrase_test_grid_heatmap_and_metrics(page):
+def test_paraphrase_test_grid_heatmap_and_metrics(page, lora_run):
     from playwright.sync_api import expect
 
     open_tab(page, "Paraphrase test")
-    choose(page, "para-targets", "stage3-lora")
+    choose(page, "para-targets", "ui-lora")
     fill(page, "para-max-new", 8)
     page.locator("#para-run").click()  # the typed phrasings, scored against each model's majority answer
     expect_text(page, "para-message", "phrasings × 2 model(s)", timeout=LONG)
@@ -282,40 +307,70 @@ def test_paraphrase_test_grid_heatmap_and_metrics(page):
     choose(page, "para-query", "fact-jupiter")  # a task from the evaluation suite, scored by its own check
     expect(page.locator("#para-phrasings textarea")).to_have_value(re.compile("largest planet"))
     expect(page.locator("#para-expected input, #para-expected textarea").first).to_have_value("Jupiter")
-    page.locator("#para-run").click()
+    page.locator("#para-run").click()  # 9 phrasings x 2 models: more than one batch, so it runs as a job
+    expect_text(page, "para-message", "queued as job", timeout=LONG)
+    expect_text(page, "para-progress", "completed", timeout=LONG)
     expect_text(page, "para-message", "suite's check for fact-jupiter", timeout=LONG)
     expect_text(page, "para-grid", "tpl:inst_tags")  # a held-out template
     expect_text(page, "para-robustness", "base")
     page.locator("#para-heatmap .heatmaplayer .hm").first.wait_for()  # plotly drew the heatmap
 
 
-def test_runs_tab_lists_measurements_and_exports(page):
+def test_runs_tab_lists_measurements_and_exports(page, app, lora_run):
     open_tab(page, "Runs")
     expect_text(page, "runs-table", "completed")
     expect_text(page, "runs-efficiency", "LoRA")
-    choose(page, "runs-pick", "stage3-lora")
+    choose(page, "runs-pick", "ui-lora")
     page.locator("#runs-export").click()
-    expect_text(page, "runs-message", "Merged the adapter", timeout=LONG)
+    expect_text(page, "runs-message", "Export queued", timeout=LONG)
+    page.locator("#jobs-panel").get_by_text("Jobs: what is running").click()
+    expect_text(page, "jobs-table", "export", timeout=30_000)
+    home = app[1]
+    deadline = time.time() + LONG / 1000
+    while not (home / "runs" / lora_run / "merged" / "config.json").is_file():
+        assert time.time() < deadline, "the export job did not write the merged model"
+        time.sleep(0.5)
 
 
-def test_evaluate_tab_runs_the_suite(page):
+def test_evaluate_tab_runs_the_suite_as_a_job(page):
     open_tab(page, "Evaluate")
     fill(page, "eval-limit", 6)
     page.locator("#eval-run").click()
-    expect_text(page, "eval-message", "Evaluated base", timeout=LONG)
-    expect_text(page, "eval-examples", "base")
+    expect_text(page, "eval-message", "queued as job", timeout=30_000)
+    expect_text(page, "eval-progress", "completed", timeout=LONG)
+    expect_text(page, "eval-examples", "base", timeout=30_000)
+    expect_text(page, "eval-message", "Evaluated base on")  # the queued message gives way to the result
+    # a refresh re-attaches: the report is still there
+    page.reload()
+    page.locator("#header-status").wait_for()
+    open_tab(page, "Evaluate")
+    expect_text(page, "eval-progress", "completed", timeout=30_000)
+
+
+def test_reproduce_shows_its_phases_and_the_claims(page):
+    open_tab(page, "Evaluate")
+    page.get_by_text("Reproduce settings").click()
+    fill(page, "repro-steps", 1)
+    fill(page, "repro-limit", 6)
+    page.locator("#eval-repro").click()
+    expect_text(page, "eval-message", "six phases", timeout=30_000)
+    expect_text(page, "repro-phases", "train stage1", timeout=60_000)  # every phase listed while it runs
+    expect_text(page, "repro-progress", "(", timeout=60_000)  # "train stage1 (1/6)"-style phase counter
+    expect_text(page, "repro-progress", "completed", timeout=3 * LONG)
+    expect_text(page, "eval-claims", "Loss decreases smoothly", timeout=30_000)
+    expect_text(page, "eval-message", "Reproduce done in")
 
 
 def test_cancel_resume_and_delete_a_run(page):
     open_tab(page, "Train")
     page.get_by_label("3 · LoRA (adapters)").check()
     expect_text(page, "train-estimate", "trainable parameters", timeout=LONG)
-    choose(page, "train-dataset", "saved: ui_set")
     for name, value in (("max_steps", 500), ("per_device_train_batch_size", 2), ("max_length", 128),
                         ("save_steps", 0), ("run_name", "cancel-me")):
         fill(page, f"train-{name}", value)
     page.locator("#train-start").click()
-    expect_text(page, "train-message", "Started run", timeout=LONG)
+    expect_text(page, "train-message", "(job ", timeout=LONG)
+    expect_text(page, "train-progress", "cancel-me", timeout=LONG)
     expect_text(page, "train-progress", "running", timeout=LONG)
     page.locator("#train-cancel").click()
     expect_text(page, "train-message", "Cancelling")
@@ -324,9 +379,9 @@ def test_cancel_resume_and_delete_a_run(page):
     open_tab(page, "Runs")
     choose(page, "runs-pick", "cancel-me")
     page.locator("#runs-resume").click()
-    expect_text(page, "runs-message", "Resumed", timeout=LONG)
-    page.locator("#runs-resume").click()  # bad input again: a second job while one trains
-    expect_text(page, "runs-message", "still training")
+    expect_text(page, "runs-message", "trains again from step 0", timeout=LONG)  # no checkpoint: it says so
+    page.locator("#runs-resume").click()  # bad input again: the run already belongs to a job
+    expect_text(page, "runs-message", "already belongs to a queued or running job")
     open_tab(page, "Train")  # the Train tab follows the resumed job by itself
     expect_text(page, "train-progress", "running", timeout=LONG)
     page.locator("#train-cancel").click()

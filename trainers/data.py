@@ -9,6 +9,8 @@ Rendering rows into prompt + completion belongs to the stage that trains on them
 import csv
 import io
 import json
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,3 +203,29 @@ def load_valid_rows(source, fmt: str | None = None, tokenizer=None, max_length: 
     records = [r.data for r in rows]
     return (fmt, records, [r.line for r in rows]) if with_lines else (fmt, records)
 
+
+
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def save_rows(rows: list[dict], fmt: str, name: str, folder: Path | None = None) -> Path:
+    """Rows as `<folder>/<name>.jsonl` (default $PLAYGROUND_HOME/datasets), written to a temp file and renamed, with
+    only the format's fields. Raises DatasetError on an invalid row and ValueError on a bad name: nothing is written
+    then, so a saved dataset is always one `train` accepts."""
+    from trainers.paths import datasets_dir
+
+    if not DATASET_NAME.match(name or ""):
+        raise ValueError(f"name: '{name}' is not a dataset name (letters, digits, '-', '_' or '.', starting with a "
+                         "letter or digit, at most 64 characters)")
+    if not rows:
+        raise ValueError("there are no rows to save")
+    problems = validate_rows([Row(n, row) for n, row in enumerate(rows, start=1)], fmt)
+    if any(p.level == "error" for p in problems):
+        raise DatasetError(problems, name)
+    fields = FORMATS[fmt]["required"] + FORMATS[fmt]["optional"]
+    path = (folder or datasets_dir()) / f"{name}.jsonl"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("".join(json.dumps({f: row[f] for f in fields if f in row}, ensure_ascii=False) + "\n"
+                           for row in rows), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -194,12 +194,16 @@ class JobQueue:
         raise TimeoutError(f"job {job_id} still {jobs.read_job(job_id)['status']} after {timeout_s} s")
 
     def _held_runs(self) -> set[str]:
+        """Runs of the waiting jobs and of the current one while it still has a phase to run or running (once its
+        last phase has ended, its worker only exits: a resume queued then runs after it is gone)."""
         held = set()
         for job_id in self._waiting + ([self.current] if self.current else []):
             try:
-                held.update(jobs.read_job(job_id).get("run_ids") or [])
+                record = jobs.read_job(job_id)
             except (OSError, ValueError):
                 continue
+            if job_id != self.current or any(p["status"] in ("queued", "running") for p in record["phases"]):
+                held.update(record.get("run_ids") or [])
         return held
 
     def _enqueue(self, job_id: str) -> None:

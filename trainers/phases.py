@@ -6,6 +6,7 @@ raises `Cancelled` when ctx says stop, any other exception when it fails. They r
     eval    {models, out_dir, ...}         the evaluation suite -> report.json / .csv / .html
     judge   {out_dir, base_model}          reproduce's last step: the seed's claims against the measurements
     export  {run_id}                       merge a LoRA adapter into its base
+    answers {models, prompts, ...}         a large grid of answers (the paraphrase test) through answer_grid
 """
 
 from trainers import runs
@@ -94,7 +95,19 @@ def run_export(spec: dict, ctx: JobContext) -> dict:
     return {"run_id": spec["run_id"], "folder": str(folder)}
 
 
-PHASES = {"train": run_train, "eval": run_eval, "judge": run_judge, "export": run_export}
+def run_answers(spec: dict, ctx: JobContext) -> dict:
+    """Every model's answer to every prompt, through the same `answer_grid` the app uses inline for small grids."""
+    from trainers.adapters import ModelHub
+    from trainers.generate import answer_grid
+
+    total = len(spec["models"]) * len(spec["prompts"])
+    ctx.progress(0, total, "answers", force=True)
+    answers = answer_grid(ModelHub(spec["base_model"]), spec["models"], spec["prompts"],
+                          int(spec.get("max_new_tokens", 64)), progress=lambda n: ctx.advance(n, total, "answers"))
+    return {"answers": answers}
+
+
+PHASES = {"train": run_train, "eval": run_eval, "judge": run_judge, "export": run_export, "answers": run_answers}
 
 
 def run_ids_of(record: dict) -> list[str]:

@@ -5,6 +5,7 @@ the same second with its reason) and queues the rest.
     job = submit_resume(run_id)                      # continue an interrupted / failed / cancelled run
     job = submit_eval(["base", run_id], out_dir)     # the evaluation suite
     job = submit_export(run_id)                      # merge a LoRA into its base
+    job = submit_answers(models, prompts, base)      # a large answer grid (the paraphrase test)
 
 `evalsuite.reproduce.submit_reproduce` queues the six-phase reproduce job the same way.
 """
@@ -51,3 +52,12 @@ def submit_export(run_id: str, owner: str = "local", queue=None) -> dict:
                          f"status {record['status']})")
     return _queue(queue).submit("export", [jobs.phase(f"export {run_id}", "export", run_id=run_id)], owner=owner,
                                 title=f"export {run_id}")
+
+
+def submit_answers(models: list[str], prompts: list, base_model: str, max_new_tokens: int = 64, view=None,
+                   owner: str = "local", queue=None) -> dict:
+    """`view` is what the tab needs to draw the result later (its variants, the query): kept in the job record."""
+    phase = jobs.phase("answer", "answers", models=list(models), prompts=list(prompts), base_model=base_model,
+                       max_new_tokens=int(max_new_tokens), view=view or {})
+    return _queue(queue).submit("answers", [phase], owner=owner,
+                                title=f"{len(prompts)} prompts x {len(models)} model(s)")
