@@ -204,7 +204,7 @@ def test_a_paraphrase_grid_larger_than_a_batch_runs_as_a_job_and_answers_the_sam
 
     targets = [BASE, trained_home["a"], trained_home["b"]]
     lines = ["Say a word for apple.", "Give me a word for apple.", "Apple: one word?"]
-    *_, message, job_id = paraphrase_test("\n".join(lines), "", "", "", True, targets, 12)
+    *_, message, job_id = paraphrase_test("\n".join(lines), "", "", "", True, targets, 12, "tiny")
     assert job_id and "queued as job" in message
     assert QUEUE.wait(job_id, 300)["status"] == "completed"
     _, grid, _, table, _, shown = follow_grid(job_id, None)
