@@ -220,6 +220,7 @@ class ProgressFollower:
     def __init__(self, job_id: str, on_progress, every_s: float = 0.5):
         self.job_id, self.on_progress, self.every_s = job_id, on_progress, every_s
         self._stop = threading.Event()
+        self._seen = None
 
     def __enter__(self):
         self._thread = threading.Thread(target=self._follow, daemon=True)
@@ -227,17 +228,21 @@ class ProgressFollower:
         return self
 
     def _follow(self):
-        seen = None
         while runs.is_writer() and not self._stop.wait(self.every_s):
-            try:
-                p = read_job(self.job_id)["progress"]
-            except (OSError, ValueError):
-                continue
-            if (p.get("done"), p.get("total")) != seen and p.get("total"):
-                seen = (p.get("done"), p.get("total"))
-                self.on_progress(p.get("done") or 0, p["total"], p.get("unit", ""))
+            self._report()
+
+    def _report(self):
+        try:
+            p = read_job(self.job_id)["progress"]
+        except (OSError, ValueError):
+            return
+        if (p.get("done"), p.get("total")) != self._seen and p.get("total"):
+            self._seen = (p.get("done"), p.get("total"))
+            self.on_progress(p.get("done") or 0, p["total"], p.get("unit", ""))
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(timeout=2)
+        if runs.is_writer():
+            self._report()  # the last steps may have come after the last poll
         return False
