@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only training,switch,compare,chat,eval,app]
+"""python -m bench [--quick] [--only training,switch,compare,chat,gen,eval,app]
 
 Measures every figure side by side in one run on the embedded model (CPU here, GPU unchanged) and prints JSON
 lines. Runs go to $PLAYGROUND_HOME (default ./outputs). --quick uses fewer steps and a slice of the suite.
@@ -8,7 +8,7 @@ import argparse
 
 from bench.common import emit, machine
 
-PARTS = ("training", "switch", "compare", "chat", "eval", "app")
+PARTS = ("training", "switch", "compare", "chat", "gen", "eval", "app")
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
 
         records = bench_training(steps=6 if args.quick else 20, base_model=args.base_model)
         adapters = [records["lora"]["id"], records["qlora"]["id"]]
-    if not parts & {"switch", "compare", "chat", "eval"}:
+    if not parts & {"switch", "compare", "chat", "gen", "eval"}:
         return
     from bench import inference
     from trainers.adapters import ModelHub
@@ -41,6 +41,8 @@ def main() -> None:
     hub.ensure_base()
     if "chat" in parts:
         inference.bench_chat(hub)
+    if "gen" in parts:
+        inference.bench_generation(hub)
     if "switch" in parts:
         inference.bench_switch(hub, adapters)
     targets = ["base", *adapters, adapters[0]] if adapters else ["base"]

@@ -92,3 +92,42 @@ def bench_eval(hub, targets: list[str], limit: int | None, subset: int = 12) -> 
                  batch_size=batch_size)
         timings[batch_size] = time.perf_counter() - started
     emit("eval_batched_speedup", timings[1] / timings[16], "x", target=">= 3", subset_queries=subset)
+
+
+def bench_generation(hub, rows: int = 16, new_tokens: int = 64) -> None:
+    """Batched greedy decoding at the evaluation's shapes (16 suite prompts, left-padded), every row made to run the
+    full `new_tokens`, against the roofline of this machine: a decode step reads every weight once (memory bound) and
+    does 2 x params x rows FLOPs (compute bound), whichever takes longer."""
+    import torch
+
+    from bench.common import compute_dtype, matmul_peak_gflops, memory_bandwidth_gbs
+    from evalsuite.suite import load_suite, select_queries
+    from evalsuite.variants import query_variants
+    from trainers.generate import encode, render_prompt
+
+    model, tokenizer = hub.ensure_base()
+    prompts = [render_prompt(tokenizer, v["prompt"]) for q in select_queries(load_suite(), rows)
+               for v in query_variants(q)][:rows]
+    batch = encode(tokenizer, prompts, model.device)
+    settings = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False,
+                "pad_token_id": tokenizer.pad_token_id, "temperature": None, "top_p": None, "top_k": None}
+    with torch.inference_mode():
+        model.generate(**batch, **{**settings, "max_new_tokens": 2, "min_new_tokens": 2})  # warm-up
+        started = time.perf_counter()
+        out = model.generate(**batch, **settings)
+        seconds = time.perf_counter() - started
+    generated = (out.shape[1] - batch["input_ids"].shape[1]) * len(prompts)
+    params = sum(p.numel() for p in model.parameters())
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    device = str(model.device.type)
+    bandwidth = memory_bandwidth_gbs(device) * 1e9
+    peak = matmul_peak_gflops(compute_dtype(device), device=device) * 1e9
+    step_limit_s = max(weight_bytes / bandwidth, 2 * params * len(prompts) / peak)
+    limit = len(prompts) / step_limit_s
+    measured = generated / seconds
+    emit("gen_tokens_per_s", measured, "tokens/s", rows=len(prompts), new_tokens=new_tokens,
+         prompt_tokens=batch["input_ids"].shape[1], seconds=round(seconds, 2))
+    emit("gen_roofline_fraction", measured / limit, "fraction", target=">= 0.5", roofline_tokens_per_s=round(limit, 1),
+         weight_mb=round(weight_bytes / 2**20, 1), bandwidth_gbs=round(bandwidth / 1e9, 1),
+         peak_gflops=round(peak / 1e9, 1), bound="memory" if weight_bytes / bandwidth > 2 * params * len(prompts) /
+         peak else "compute", includes="prefill of the prompts")
