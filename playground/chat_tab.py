@@ -93,6 +93,12 @@ def chat(message: str, history: list, base_model: str, target: str, system: str,
     yield turns + [{"role": "assistant", "content": final}], "", f"Answered by **{target}** on `{hub.base_name}`."
 
 
+def new_conversation(history: list, target: str):
+    if not history:
+        return gr.skip(), gr.skip()
+    return [], f"New conversation with **{target or BASE}**: the previous one was another model's."
+
+
 def create_chat_tab():
     with gr.Tab("Chat", id="chat") as tab:
         with gr.Row():
@@ -123,6 +129,9 @@ def create_chat_tab():
     box.submit(chat, inputs, [chatbot, box, status], api_visibility="private")
     gr.on([target.input, base_model.input], switch_model, [base_model, target], switch_info,
           api_name="switch_model")
+    # a conversation belongs to the model that wrote its answers: another model starts a fresh one
+    gr.on([target.input, base_model.input], new_conversation, [chatbot, target], [chatbot, status],
+          show_progress="hidden")
     clear.click(lambda: ([], ""), None, [chatbot, status])
     for trigger in (tab.select, refresh_btn.click):
         trigger(lambda: gr.update(choices=model_targets()), None, target, show_progress="hidden")

@@ -263,9 +263,11 @@ def test_chat_streams_from_the_adapter_and_switches(page, lora_run):
     page.locator("#chat-send").click()
     expect_text(page, "chat-status", "Answered by", timeout=LONG)
     assert page.locator("#chat-bot .message-row, #chat-bot [data-testid=bot]").count() >= 1
-    # switch to the base and back: both report a measured switch time
+    # switch to the base and back: both report a measured switch time, and another model starts a fresh chat
     choose(page, "chat-target", "base model")
     expect_text(page, "chat-switch", "Active: base", timeout=LONG)
+    expect_text(page, "chat-status", "New conversation with")
+    assert page.locator("#chat-bot .message-row, #chat-bot [data-testid=bot]").count() == 0
     choose(page, "chat-target", "ui-lora")
     expect_text(page, "chat-switch", "ui-lora")
     expect_text(page, "chat-switch", " ms")
