@@ -206,9 +206,24 @@ def metrics_figure(rows: list[dict], title: str):
         fig.add_scatter(x=steps, y=[r.get(key) for r in rows], mode="lines+markers", name=key, row=1, col=col,
                         line={"color": color}, marker={"size": 5})
         fig.update_xaxes(title_text="step", row=1, col=col)
+    fig.add_scatter(x=steps, y=smoothed([r.get("loss") for r in rows]), mode="lines", name="loss, smoothed",
+                    row=1, col=1, line={"color": "#dc2626", "width": 2.5})
     fig.update_layout(title=title, height=330, showlegend=False, margin={"l": 40, "r": 20, "t": 70, "b": 40},
                       uirevision="train")
     return fig
+
+
+def smoothed(values: list, weight: float = 0.8) -> list:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first points are not pulled to 0.
+    One noisy step is what a small batch gives; the trend is what the lesson is about."""
+    out, average, total = [], 0.0, 0.0
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        average, total = weight * average + (1 - weight) * value, weight * total + (1 - weight)
+        out.append(average / total)
+    return out
 
 
 def progress_html(record: dict, rows: list[dict], max_steps: int) -> str:

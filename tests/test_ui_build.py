@@ -153,3 +153,16 @@ def test_export_refuses_a_full_run(tmp_path, monkeypatch):
     runs.create_run("r1", {"stage": "stage1", "method": "full", "base_model": "tiny", "dataset": "x"})
     with pytest.raises(ValueError, match="full checkpoint"):
         merge_adapter("r1")
+
+
+def test_smoothed_loss_follows_the_trend_not_one_noisy_step():
+    from playground.train_tab import metrics_figure, smoothed
+
+    noisy = [2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0]
+    curve = smoothed(noisy)
+    assert curve[0] == 2.0  # debiased: the first point is the first value, not 0.2 x it
+    assert max(curve[4:]) - min(curve[4:]) < 0.5 < max(noisy) - min(noisy)  # the zigzag is damped
+    assert smoothed([3.0, None, 1.0])[1] is None and smoothed([]) == []
+    figure = metrics_figure([{"step": i + 1, "loss": v, "learning_rate": 1e-3, "tokens_per_second": 10}
+                             for i, v in enumerate(noisy)], "t")
+    assert [t.name for t in figure.data].count("loss, smoothed") == 1
