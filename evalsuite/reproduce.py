@@ -27,20 +27,24 @@ PRESET = {"max_steps": 40, "save_steps": 0, "max_length": 128}
 DEFAULT_LIMIT = 36  # suite queries, spread over the categories; on 2 CPU cores the whole suite outlasts training
 
 
-def stage_config(name: str, base_model: str, steps: int = 0) -> dict:
+def stage_config(name: str, base_model: str, steps: int = 0, preset: dict | None = None,
+                 label: str = "reproduce") -> dict:
     config_file, extra = REPRODUCE_STAGES[name]
-    overrides = {**PRESET, **extra, "base_model": base_model, "run_name": f"reproduce-{name}"}
+    overrides = {**(PRESET if preset is None else preset), **extra, "base_model": base_model,
+                 "run_name": f"{label}-{name}"}
     if steps:
         overrides["max_steps"] = steps
     return to_dict(load_config(CONFIGS / config_file, overrides))
 
 
 def reproduce_phases(out_dir, base_model: str = "embedded", steps: int = 0, limit: int | None = DEFAULT_LIMIT,
-                     max_new_tokens: int = 40) -> list[dict]:
-    """The job's phases. Every config is resolved now, so a bad preset is refused before anything is queued."""
+                     max_new_tokens: int = 40, stages=tuple(REPRODUCE_STAGES), preset: dict | None = None,
+                     label: str = "reproduce") -> list[dict]:
+    """The job's phases. Every config is resolved now, so a bad preset is refused before anything is queued.
+    The Lesson tab's class preset is the same job on fewer stages with a shorter preset."""
     out = Path(out_dir)
-    phases = [jobs.phase(f"train {name}", "train", config=stage_config(name, base_model, steps), label=name)
-              for name in REPRODUCE_STAGES]
+    phases = [jobs.phase(f"train {name}", "train", config=stage_config(name, base_model, steps, preset, label),
+                         label=name) for name in stages]
     phases.append(jobs.phase("evaluate", "eval", models=None, out_dir=str(out / "eval"), base_model=base_model,
                              limit=limit, max_new_tokens=max_new_tokens))
     phases.append(jobs.phase("judge", "judge", out_dir=str(out)))

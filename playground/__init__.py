@@ -14,6 +14,7 @@ from playground.compare_tab import create_compare_tab
 from playground.data_tab import create_data_tab
 from playground.evaluate_tab import create_evaluate_tab
 from playground.header import create_header
+from playground.lesson_tab import create_lesson_tab
 from playground.paraphrase_tab import create_paraphrase_tab
 from playground.runs_tab import create_runs_tab
 from playground.train_tab import create_train_tab
@@ -38,13 +39,14 @@ CSS = """
 # kept out of the API page.
 PUBLIC_APIS = {"start_training", "cancel_training", "estimate_training", "resume_run", "export_run", "delete_run",
                "switch_model", "chat", "compare", "paraphrase_test", "run_eval", "reproduce_seed", "cancel_job",
-               "resume_job"}
+               "resume_job", "prepare_lesson", "live_retrain"}
 
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="Post-training playground") as demo:
         create_header()
         with gr.Tabs():
+            lesson = create_lesson_tab()
             create_data_tab()
             train = create_train_tab()
             create_runs_tab()
@@ -52,7 +54,7 @@ def build_app() -> gr.Blocks:
             create_compare_tab(chat["base_model"])
             create_paraphrase_tab(chat["base_model"])
             evaluate = create_evaluate_tab(chat["base_model"])
-        for attach, attach_in, attach_out in (train["attach"], evaluate["attach"]):
+        for attach, attach_in, attach_out in (train["attach"], evaluate["attach"], lesson["attach"]):
             demo.load(attach, attach_in, attach_out, show_progress="hidden")  # re-attach to jobs on (re)load
     for fn in demo.fns.values():
         if fn.api_name not in PUBLIC_APIS:

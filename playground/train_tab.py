@@ -281,8 +281,8 @@ def poll(watched: str | None, seen):
         finished = not watched or runs.read_run(watched)["status"] in runs.FINISHED
     except (OSError, ValueError):  # deleted from the Runs tab
         return None, None, "", gr.skip(), ""
-    if finished:
-        watched = training_job_run(running_only=True) or watched
+    if finished:  # nothing watched yet (a live retrain from the Lesson tab): the newest training
+        watched = training_job_run(running_only=bool(watched)) or watched
     if not watched:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
     try:

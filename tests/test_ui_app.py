@@ -363,6 +363,26 @@ def test_reproduce_shows_its_phases_and_the_claims(page):
     expect_text(page, "eval-message", "Reproduce done in")
 
 
+def test_lesson_prepares_the_class_preset_and_retrains_a_stage_live(page):
+    open_tab(page, "Lesson")
+    page.get_by_text("Preset settings").click()
+    fill(page, "lesson-steps", 1)
+    fill(page, "lesson-limit", 6)
+    page.locator("#lesson-prepare").click()
+    expect_text(page, "lesson-message", "Preparing the lesson as job", timeout=30_000)
+    expect_text(page, "lesson-phases", "train lora", timeout=60_000)  # the class preset: three stages
+    expect_text(page, "lesson-progress", "completed", timeout=3 * LONG)
+    for step in (1, 2, 3):  # every step shows what was measured, with a verdict
+        expect_text(page, f"lesson-result-{step}", "Measured on the prepared runs", timeout=30_000)
+    expect_text(page, "lesson-result-1", "Loss decreases smoothly")
+    page.get_by_label("lora").check()
+    page.locator("#lesson-live").click()
+    expect_text(page, "lesson-live-message", "Retraining lora live", timeout=30_000)
+    expect_text(page, "lesson-live-progress", "completed", timeout=LONG)
+    open_tab(page, "Train")  # the live run's loss curve is the Train tab's
+    expect_text(page, "train-progress", "live-lora", timeout=30_000)
+
+
 def test_cancel_resume_and_delete_a_run(page):
     open_tab(page, "Train")
     page.get_by_label("3 · LoRA (adapters)").check()
