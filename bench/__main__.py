@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only training,switch,compare,chat,gen,eval,app]
+"""python -m bench [--quick] [--only training,switch,compare,chat,gen,eval,app,lesson]
 
 Measures every figure side by side in one run on the embedded model (CPU here, GPU unchanged) and prints JSON
 lines. Runs go to $PLAYGROUND_HOME (default ./outputs). --quick uses fewer steps and a slice of the suite.
@@ -8,7 +8,7 @@ import argparse
 
 from bench.common import emit, machine
 
-PARTS = ("training", "switch", "compare", "chat", "gen", "eval", "app")
+PARTS = ("training", "switch", "compare", "chat", "gen", "eval", "app", "lesson")
 
 
 def main() -> None:
@@ -26,6 +26,10 @@ def main() -> None:
         from bench.app_start import bench_app_start
 
         bench_app_start()
+    if "lesson" in parts:
+        from bench.lesson import bench_lesson
+
+        bench_lesson(args.base_model)
     adapters = []
     if "training" in parts or parts & {"switch", "compare", "eval"}:
         from bench.training import bench_training
