@@ -14,7 +14,7 @@ from playground.compare_tab import create_compare_tab
 from playground.data_tab import create_data_tab
 from playground.evaluate_tab import create_evaluate_tab
 from playground.header import create_header
-from playground.lesson_tab import create_lesson_tab
+from playground.lesson_tab import create_lesson_tab, run_of_job
 from playground.paraphrase_tab import create_paraphrase_tab
 from playground.runs_tab import create_runs_tab
 from playground.train_tab import create_train_tab
@@ -54,6 +54,8 @@ def build_app() -> gr.Blocks:
             create_compare_tab(chat["base_model"])
             create_paraphrase_tab(chat["base_model"])
             evaluate = create_evaluate_tab(chat["base_model"])
+        # a live retrain from the Lesson tab is what this page's Train tab follows next
+        lesson["live_click"].then(run_of_job, lesson["live_job"], train["watched"], show_progress="hidden")
         for attach, attach_in, attach_out in (train["attach"], evaluate["attach"], lesson["attach"]):
             demo.load(attach, attach_in, attach_out, show_progress="hidden")  # re-attach to jobs on (re)load
     for fn in demo.fns.values():

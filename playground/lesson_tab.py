@@ -135,8 +135,18 @@ def create_lesson_tab():
         shown = gr.State(None)
         timer = gr.Timer(2.0)
     prepare_btn.click(prepare_lesson, [steps, limit], [message, job], api_name="prepare_lesson")
-    live_btn.click(live_retrain, [stage], [live_message, live_job], api_name="live_retrain")
+    live_click = live_btn.click(live_retrain, [stage], [live_message, live_job], api_name="live_retrain")
     timer.tick(follow_lesson, [job, shown], [progress, phases, shown, *results], show_progress="hidden",
                queue=False)
     timer.tick(job_html, live_job, live_progress, show_progress="hidden", queue=False)
-    return {"attach": (latest_lesson, [job], [job])}
+    return {"attach": (latest_lesson, [job], [job]), "live_click": live_click, "live_job": live_job}
+
+
+def run_of_job(job_id: str | None):
+    """The run a training job trains: what the Train tab should follow after a live retrain."""
+    from trainers import jobs
+
+    try:
+        return (jobs.read_job(job_id).get("run_ids") or [gr.skip()])[-1] if job_id else gr.skip()
+    except (OSError, ValueError):
+        return gr.skip()

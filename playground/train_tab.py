@@ -377,5 +377,6 @@ def create_train_tab() -> dict:
     # seen=None makes the next tick redraw the chart: plotly cannot size a plot drawn while its tab was hidden
     tab.select(lambda: (gr.update(choices=dataset_choices()), gr.update(choices=init_choices()), None),
                None, [dataset, init_from, seen], show_progress="hidden")
-    return {"tab": tab, "form": form, "cli": cli, "config_yaml": config_yaml, "attach": (attach, [watched, seen], [
+    return {"tab": tab, "form": form, "cli": cli, "config_yaml": config_yaml, "watched": watched,
+            "attach": (attach, [watched, seen], [
         watched, seen, progress, plot, log])}

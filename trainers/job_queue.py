@@ -70,7 +70,10 @@ def _spawn_phase(job_id: str, index: int, local_stop=None) -> str:
             jobs.request_cancel(job_id)
             cancel_seen = time.monotonic()
         if cancel_seen is not None and time.monotonic() - cancel_seen > CANCEL_GRACE_S:
-            os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended on its own just now
+                pass
             code, killed = proc.wait(), True
             break
     record = jobs.read_job(job_id)

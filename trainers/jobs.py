@@ -103,16 +103,7 @@ def append_event(job_id: str, **event) -> None:
 
 
 def read_events(job_id: str) -> list[dict]:
-    path = job_path(job_id) / "events.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:  # being appended right now
-            continue
-    return out
+    return runs.read_jsonl(job_path(job_id) / "events.jsonl")
 
 
 def request_cancel(job_id: str) -> None:

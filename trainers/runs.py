@@ -92,8 +92,8 @@ def read_config(run_id: str) -> dict:
     return yaml.safe_load((run_path(run_id) / "config.yaml").read_text())
 
 
-def read_metrics(run_id: str) -> list[dict]:
-    path = run_path(run_id) / "metrics.jsonl"
+def read_jsonl(path: Path) -> list[dict]:
+    """The complete lines of a JSON-lines file another process may be appending to ([] when it does not exist)."""
     if not path.exists():
         return []
     rows = []
@@ -103,6 +103,10 @@ def read_metrics(run_id: str) -> list[dict]:
         except json.JSONDecodeError:  # a line being appended right now
             continue
     return rows
+
+
+def read_metrics(run_id: str) -> list[dict]:
+    return read_jsonl(run_path(run_id) / "metrics.jsonl")
 
 
 def append_metrics(run_id: str, row: dict) -> None:
