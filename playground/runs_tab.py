@@ -94,17 +94,6 @@ def refresh(selected: list[str] | None):
             loss_overlay(chosen), gr.update(choices=everything))
 
 
-def held_by_job(run_id: str) -> str | None:
-    """The queued or running job that holds this run, if any."""
-    from trainers import jobs
-    from trainers.job_queue import QUEUE
-
-    for job_id in [QUEUE.active(), *QUEUE.waiting()]:
-        if job_id and run_id in (jobs.read_job(job_id).get("run_ids") or []):
-            return job_id
-    return None
-
-
 def resume_run(run_id: str) -> str:
     from trainers.job_queue import JobBusy
     from trainers.submit import submit_resume
@@ -123,7 +112,9 @@ def resume_run(run_id: str) -> str:
 def delete_run(run_id: str) -> str:
     if not run_id:
         return notice("Pick a run to delete.")
-    job = held_by_job(run_id)
+    from trainers.job_queue import QUEUE
+
+    job = QUEUE.holder(run_id)
     if job:
         return notice(f"{run_id} belongs to job {job}, which is queued or running; cancel it first.")
     try:

@@ -183,11 +183,9 @@ def cancel_training(watched: str | None = None) -> str:
     from trainers import jobs
     from trainers.job_queue import QUEUE
 
-    candidates = [QUEUE.active(), *QUEUE.waiting()]
-    records = [jobs.read_job(j) for j in candidates if j]
-    mine = next((r for r in records if watched and watched in (r.get("run_ids") or [])), None)
-    job = mine or next((r for r in records if r["kind"] == "train" and r["status"] == "running"), None)
-    if job is None:
+    job_id = (QUEUE.holder(watched) if watched else None) or QUEUE.active()
+    job = jobs.read_job(job_id) if job_id else None
+    if job is None or job["kind"] != "train":
         return notice("No training is running or queued right now.")
     outcome = QUEUE.cancel(job["id"])
     run = ", ".join(job.get("run_ids") or []) or job["id"]
@@ -281,8 +279,8 @@ def poll(watched: str | None, seen):
         finished = not watched or runs.read_run(watched)["status"] in runs.FINISHED
     except (OSError, ValueError):  # deleted from the Runs tab
         return None, None, "", gr.skip(), ""
-    if finished:  # nothing watched yet (a live retrain from the Lesson tab): the newest training
-        watched = training_job_run(running_only=bool(watched)) or watched
+    if finished:  # a resume or a start from another tab; the page's own starts set `watched` themselves
+        watched = training_job_run(running_only=True) or watched
     if not watched:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
     try:

@@ -179,6 +179,16 @@ class JobQueue:
                 return "cancelling"
         raise ValueError(f"job {job_id} is {record['status']}; there is nothing to cancel")
 
+    def holder(self, run_id: str) -> str | None:
+        """The running or queued job that has this run among its runs, if any."""
+        for job_id in [self.current, *self.waiting()]:
+            try:
+                if job_id and run_id in (jobs.read_job(job_id).get("run_ids") or []):
+                    return job_id
+            except (OSError, ValueError):
+                continue
+        return None
+
     def waiting(self) -> list[str]:
         with self._lock:
             return list(self._waiting)

@@ -108,15 +108,3 @@ def run_answers(spec: dict, ctx: JobContext) -> dict:
 
 
 PHASES = {"train": run_train, "eval": run_eval, "judge": run_judge, "export": run_export, "answers": run_answers}
-
-
-def run_ids_of(record: dict) -> list[str]:
-    """Runs a job touched that still exist."""
-    out = []
-    for run_id in record.get("run_ids") or []:
-        try:
-            runs.read_run(run_id)
-            out.append(run_id)
-        except (OSError, ValueError):
-            continue
-    return out
