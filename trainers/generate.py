@@ -162,8 +162,10 @@ def _continuous_group(hub, rows: list[tuple[str, int, str]], step: int, max_new_
 
 
 def answer_grid(hub, models: list[str], prompts: list, max_new_tokens: int = 64, system: str = "", progress=None,
-                batch_size: int = BATCH_ROWS, temperature: float = 0.0, top_p: float = 1.0) -> dict[str, list[str]]:
-    """{model: [answer for each prompt]} for "base", run ids or adapter folders, with the batching policy above.
+                batch_size: int = BATCH_ROWS, temperature: float = 0.0, top_p: float = 1.0,
+                continuous: bool = True) -> dict[str, list[str]]:
+    """{model: [answer for each prompt]} for "base", run ids or adapter folders, with the batching policy above
+    (`continuous=False` keeps the chunks, which bench compares with).
 
     Greedy answers use continuous batching where the model allows it (at most `batch_size` rows at a time, a
     finished row's place taken by the next prompt); otherwise, and when sampling, chunks of `batch_size` rows each
@@ -178,7 +180,7 @@ def answer_grid(hub, models: list[str], prompts: list, max_new_tokens: int = 64,
         hub.ensure_base()
         for group in _groups(hub, models):
             rows = _rows(hub, group, prompts, system)
-            together = None if temperature and temperature > 0 else _continuous_group(
+            together = None if not continuous or (temperature and temperature > 0) else _continuous_group(
                 hub, rows, step, max_new_tokens, progress)
             if together is not None:
                 for (target, i, _), answer in zip(rows, together, strict=True):
