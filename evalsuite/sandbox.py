@@ -10,13 +10,13 @@
 The child (evalsuite/sandbox_child.py, stdlib only) is a fresh `python -I -S -B`: no inherited file descriptors but
 the events file, stdin from /dev/null, stdout/stderr to a size-capped file, a scrubbed environment (PATH, LANG,
 HOME/TMPDIR = its directory: no tokens), a fresh temporary working directory, its own session. Before the model's
-code exists in it, it confines itself (the layers are listed in its docstring): rlimits; no_new_privs; Landlock (read
-and write only beneath its directory, read-only on the interpreter's sys.path, shared-library dirs and a few device
-files; no TCP; signals scoped); as root, uid/gid 65534 with no groups; a seccomp filter against sockets, exec, new
-processes and threads, signals, ptrace, namespaces, mounts, io_uring and other processes' settings. Each layer the
-kernel offers (found once by `sandbox_status()`'s probe) is required: if it fails to apply, the code is not run. At
-the wall-clock timeout, and after every run, the process group is killed while the leader is still unreaped, so no
-pid can have been reused and nothing is left behind.
+code exists in it, it confines itself (the layers are listed in its docstring): rlimits; no_new_privs; Landlock
+(read and write only beneath its directory, read-only on the interpreter's sys.path, shared-library dirs and a few
+device files; no TCP; signals scoped); as root, uid/gid 65534 with no groups; a seccomp filter against sockets,
+exec, new processes and threads, signals, ptrace, namespaces, mounts, file mode/owner changes, IPC, io_uring and
+other processes' settings. Each layer the kernel offers (found once by `sandbox_status()`'s probe) is required: if
+it fails to apply, the code is not run. At the wall-clock timeout, and after every run, the process group is killed
+while the leader is still unreaped, so no pid can have been reused and nothing is left behind.
 
 Why a result cannot be forged. The model's code runs in the same process as the code that reports on it, so
 everything in that process, this harness included, is the model's to rewrite: it can print anything, write anything
@@ -24,14 +24,15 @@ to the events fd, patch builtins, exit early. So the parent never asks the child
 each test itself: `assert A <op> B` sends the child only the non-literal sides (`add(2, 3)`), never the expected
 literal (`5`); the child sends back each value as plain data (built-in types, exact, no subclasses: anything else
 arrives as "opaque", equal to nothing), and the parent applies `<op>` to the decoded values. A pass therefore needs
-the correct values on the channel, and the code never learns what they are, so producing them is computing them:
-the same as correct code. A nonce would not help (it would live in memory the code can read), and exit codes and
-"done" lines only feed the reason text. With Landlock the code can't read the answer key either (the suite, this
-parent's memory, /proc). What a child's claim still decides: `assert A` (a truthy value; for an opaque value, its
-`__bool__`), a bare expression or any other statement ("ran without raising"). Returning something truthy, or not
-raising, is as easy honestly as by forging; a test that hides its expected value inside a statement (`x = f(2);
-assert x == 6`) would be forgeable, so the suite has none (a test checks). Test values must be plain data: a correct
-function that returns a Fraction where a float is expected fails here.
+the correct values on the channel, and the code never learns what they are, so producing them is computing them: the
+same as correct code. A nonce would not help (it would live in memory the code can read), and exit codes and "done"
+lines only feed the reason text. With Landlock the code can't read the answer key either (the suite, this parent's
+memory, /proc). Tests run one by one and report as they finish, so a hang in test 3 still credits 1-2. What a
+child's claim still decides: `assert A` (a truthy value; for an opaque value, its `__bool__`), a bare expression or
+any other statement ("ran without raising"). Returning something truthy, or not raising, is as easy honestly as by
+forging; a test that hides its expected value inside a statement (`x = f(2); assert x == 6`) would be forgeable, so
+the suite has none (a test checks). Test values must be plain data: a correct function that returns a Fraction where
+a float is expected fails here, and so does one that starts a thread.
 
 What it does not protect against:
 - without the kernel features (older kernel, another OS, a container that blocks the syscalls) only the layers that
@@ -40,7 +41,8 @@ What it does not protect against:
 - the kernel itself: a kernel bug reachable from the allowed syscalls is an escape;
 - disk space: within its time limit the code can write many files of up to 1 MB each in its own directory;
 - reading: the Python standard library directory (site-packages inside it included) and the shared libraries are
-  readable; nothing secret should live there;
+  readable; nothing secret should live there. Landlock governs opening files, not looking at paths: the code can
+  still stat any path (existence, size, times) and read where a symlink points;
 - CPU and memory of the machine are limited per run (CPU seconds, address space), not shared fairly with the app.
 """
 
