@@ -5,12 +5,14 @@ instead that public mode refuses to run the code."""
 
 import ctypes
 import ctypes.util
+import json
 import os
 import resource
 import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -21,7 +23,7 @@ import pytest
 
 from evalsuite import sandbox
 from evalsuite.sandbox import extract_code, plan_test, run_code_tests, sandbox_status
-from evalsuite.sandbox_child import SYSCALLS
+from evalsuite.sandbox_child import SYSCALLS, seccomp_arch
 
 REPO = Path(__file__).resolve().parents[1]
 # Each escape attempt returns this list when everything it tried was refused.
@@ -563,6 +565,34 @@ def test_public_mode_refuses_code_without_the_full_sandbox(monkeypatch):
     row = score_row("base", job, answer, include_code=False, refused=refused)
     assert row["why"] == "code not executed: the kernel offers no Landlock; static check only: defines the function"
     assert row["extra"] == {"executed": False}
+
+
+HIDE_LANDLOCK = r"""
+import ctypes, json, os, sys
+sys.path.insert(0, sys.argv[1])
+from evalsuite.sandbox_child import JEQ_K, LD_ABS_W, RET_ALLOW, RET_ERRNO, RET_K, _SockFilter, _SockFprog
+# a filter of our own that makes this process and its children look like a kernel without Landlock (ENOSYS)
+prog = [(LD_ABS_W, 0, 0, 0)] + [(JEQ_K, 3 - i, 0, nr) for i, nr in enumerate((444, 445, 446))]
+prog += [(RET_K, 0, 0, RET_ALLOW), (RET_K, 0, 0, RET_ERRNO | 38)]
+libc = ctypes.CDLL(None)
+libc.prctl(38, 1, 0, 0, 0)
+filters = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
+assert libc.prctl(22, 2, ctypes.byref(_SockFprog(len(prog), filters)), 0, 0) == 0
+from evalsuite.sandbox import run_code_tests, sandbox_status
+r = run_code_tests("def add(a, b):\n    return a + b\n", "add", ["assert add(1, 1) == 2"])
+print(json.dumps({"status": sandbox_status(), "ok": r.ok, "reason": r.reason}))
+"""
+
+
+@pytest.mark.skipif(seccomp_arch() is None, reason="hiding Landlock needs a seccomp filter of our own")
+def test_public_mode_refuses_on_a_kernel_without_landlock():
+    env = {**os.environ, "PLAYGROUND_MODE": "public"}
+    out = subprocess.run([sys.executable, "-c", HIDE_LANDLOCK, str(REPO)], env=env, capture_output=True, text=True,
+                         timeout=60)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["status"]["landlock_abi"] == 0 and not got["status"]["full"]
+    assert "the kernel offers no Landlock" in got["status"]["problems"]
+    assert (got["ok"], got["reason"]) == (False, "code not executed: the kernel offers no Landlock")
 
 
 def test_evaluate_tab_says_what_the_sandbox_is(monkeypatch):
