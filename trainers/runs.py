@@ -105,8 +105,25 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def read_all_metrics(run_id: str) -> tuple[list[dict], list[dict]]:
+    """metrics.jsonl read once: (training lines {step, loss, learning_rate, ...}, validation lines {step, eval_loss,
+    ...}, present when the run held rows out)."""
+    rows = read_jsonl(run_path(run_id) / "metrics.jsonl")
+    return [r for r in rows if "loss" in r], [r for r in rows if "eval_loss" in r]
+
+
 def read_metrics(run_id: str) -> list[dict]:
-    return read_jsonl(run_path(run_id) / "metrics.jsonl")
+    return read_all_metrics(run_id)[0]
+
+
+def read_eval_metrics(run_id: str) -> list[dict]:
+    return read_all_metrics(run_id)[1]
+
+
+def write_held_out(run_id: str, records: list[dict]) -> None:
+    """The rows a run kept out of training (`heldout.jsonl`), so anyone can see what its validation loss is on."""
+    atomic_write(run_path(run_id) / "heldout.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                             for r in records))
 
 
 def append_metrics(run_id: str, row: dict) -> None:
