@@ -111,9 +111,12 @@ def supervise(job_id: str, local_stop=None, in_process: bool = False, on_phase=N
             break
         if on_phase:
             on_phase(index, phase)
+        started = time.perf_counter()
         status = run_phase(job_id, index, local_stop) if in_process else _spawn_phase(job_id, index, local_stop)
+        _record_phase_seconds(job_id, index, time.perf_counter() - started)
         if status != "completed":
             break
+    _learn_timing(job_id)
     record = jobs.read_job(job_id)
     done = [p for p in record["phases"] if p["status"] == "completed"]
     ended = next((p for p in record["phases"] if p["status"] in ("failed", "cancelled")), None)
@@ -123,6 +126,23 @@ def supervise(job_id: str, local_stop=None, in_process: bool = False, on_phase=N
     jobs.write_job(record)
     jobs.append_event(job_id, event="ended", status=status, error=record["error"])
     return record
+
+
+def _record_phase_seconds(job_id: str, index: int, seconds: float) -> None:
+    """The phase's wall time as the supervisor saw it: the worker's start and exit included, since they are part of
+    what a person waits for (the worker is gone by now, so this write is the only one)."""
+    record = jobs.read_job(job_id)
+    record["phases"][index]["measured_s"] = round(seconds, 2)
+    jobs.write_job(record)
+
+
+def _learn_timing(job_id: str) -> None:
+    from trainers.timing import learn_from_job
+
+    try:
+        learn_from_job(job_id)
+    except Exception:  # a calibration that cannot be written must not fail a job that did its work
+        traceback.print_exc()
 
 
 class JobQueue:
