@@ -14,14 +14,26 @@ REPO = ASSETS.parent
 BASE_TARGET = BASE  # the old spelling, still imported by tabs that other work is rewriting
 
 
-def notice(text: str, kind: str = "warning") -> str:
-    """A message that stays visible in the tab (a Markdown string) and also pops up as a toast."""
+def notice(text: str, kind: str = "warning", toast: bool = True) -> str:
+    """A message that stays visible in the tab (a Markdown string) and also pops up as a toast (not for what
+    recomputes as the user types: one toast per keystroke would bury the page)."""
     if kind == "warning":
-        gr.Warning(text)
+        if toast:
+            gr.Warning(text)
         return f"**⚠️ {text}**"
     if kind == "info":
         gr.Info(text)
     return f"✓ {text}" if kind == "info" else text
+
+
+def is_warning(text) -> bool:
+    """Is this a message notice() made for a problem (what a later edit or success should clear)?"""
+    return isinstance(text, str) and text.startswith("**⚠️")
+
+
+def clear_warning(text):
+    """"" for a stale warning, else leave the message alone: wired to the inputs the warning was about."""
+    return "" if is_warning(text) else gr.skip()
 
 
 def escape(text) -> str:
