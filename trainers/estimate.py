@@ -32,6 +32,10 @@ def _meta_model(path: str):
     config = AutoConfig.from_pretrained(path)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
+    # Without a dtype, from_config leaves torch's default dtype alone. That default is process-wide: set and reset
+    # here while the app's hub loads its bf16 base in another thread, it gave that base fp32 weights among bf16
+    # ones. Shapes are all an estimate needs.
+    config.dtype = None
     with torch.device("meta"):
         return AutoModelForCausalLM.from_config(config), config
 
