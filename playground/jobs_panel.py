@@ -8,7 +8,7 @@ import gradio as gr
 from playground.common import escape, fmt_duration, notice
 from trainers import jobs, runs
 
-JOB_HEADERS = ["job", "kind", "status", "phase", "progress", "ETA", "time (estimate)", "queue", "runs", "error"]
+JOB_HEADERS = ["job", "kind", "status", "phase", "progress", "ETA", "time", "queue", "runs", "error"]
 SHOWN_JOBS = 12
 
 
