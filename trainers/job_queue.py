@@ -153,11 +153,14 @@ class JobQueue:
         self.current: str | None = None
 
     def submit(self, kind: str, phases: list[dict], owner: str = "local", title: str = "", run_ids=()) -> dict:
+        from trainers.timing import safe_estimate
+
+        estimate = safe_estimate(phases)  # reads datasets and tokenizers: not while holding the queue's lock
         with self._lock:
             held = self._held_runs() & set(run_ids)
             if held:
                 raise JobBusy(f"run {sorted(held)[0]} already belongs to a queued or running job")
-            record = jobs.create_job(kind, phases, owner, title, run_ids)
+            record = jobs.create_job(kind, phases, owner, title, run_ids, estimate=estimate)
             self._enqueue(record["id"])
         return record
 

@@ -52,13 +52,14 @@ def phase(name: str, kind: str, **spec) -> dict:
 
 
 def create_job(kind: str, phases: list[dict], owner: str = "local", title: str = "", run_ids=(),
-               job_id: str | None = None) -> dict:
+               job_id: str | None = None, estimate: dict | None = None) -> dict:
     """A queued job. It carries the seconds trainers.timing predicts for it and each phase (`estimated_s`, None
-    where this machine has not measured that kind of work yet); the supervisor adds `measured_s` when it ends."""
+    where this machine has not measured that kind of work yet; `estimate` when the caller has it already); the
+    supervisor adds `measured_s` when it ends."""
     from trainers.timing import safe_estimate
 
     job_id = job_id or new_job_id(kind)
-    estimate = safe_estimate(phases)  # before anything runs: what the job is measured against when it ends
+    estimate = estimate or safe_estimate(phases)  # before anything runs: what the job is measured against
     for phase, predicted in zip(phases, estimate["phases"], strict=True):
         phase.update(estimated_s=predicted["seconds"], timing_key=predicted["key"])
     job_path(job_id).mkdir(parents=True)
