@@ -5,7 +5,7 @@ show the job they started, so what a tab shows and what this panel shows come fr
 
 import gradio as gr
 
-from playground.common import escape, fmt_duration, notice
+from playground.common import clear_warning, escape, fmt_duration, notice
 from trainers import jobs, runs
 
 JOB_HEADERS = ["job", "kind", "status", "phase", "progress", "ETA", "time", "queue", "runs", "error"]
@@ -146,6 +146,7 @@ def create_jobs_panel():
     cancel_btn.click(cancel_job, job, message, api_name="cancel_job")
     resume_btn.click(resume_job, job, message, api_name="resume_job")
     table.select(pick_job, None, job)
+    job.change(clear_warning, message, message, show_progress="hidden", queue=False)
     return table
 
 

@@ -6,7 +6,7 @@ Everything is read from the run directories, so runs made with the CLI show up t
 
 import gradio as gr
 
-from playground.common import fmt_duration, fmt_float, fmt_params, notice, run_choices, safe_list_runs
+from playground.common import clear_warning, fmt_duration, fmt_float, fmt_params, notice, run_choices, safe_list_runs
 from trainers import runs
 from trainers.efficiency import METHODS, efficiency_rows, pick_comparable
 
@@ -171,6 +171,7 @@ def create_runs_tab():
     for trigger in (tab.select, refresh_btn.click):
         trigger(refresh, overlay_pick, outputs, show_progress="hidden")
     overlay_pick.input(loss_overlay, overlay_pick, overlay, show_progress="hidden")
+    run.change(clear_warning, message, message, show_progress="hidden", queue=False)  # "pick a run" no longer holds
     resume_btn.click(resume_run, run, message, api_name="resume_run")
     export_btn.click(export_run, run, message, api_name="export_run")
     delete_btn.click(lambda r: (gr.update(visible=bool(r)), "" if r else notice("Pick a run to delete.")), run,
