@@ -3,6 +3,7 @@ live retrain to show in class. Both are ordinary jobs.
 
     job = submit_lesson("outputs/lesson/x")       # train Stage 1, Stage 2, LoRA; evaluate base + 3; judge
     run_id, job = submit_live_retrain("stage1")   # one stage again, with the short live preset
+    lesson_phases(out_dir), live_config("lora")   # what those queue, for an estimate before either starts
 
 The preset is the reproduce job on three stages (QLoRA's lesson is memory, which the Runs tab shows from any run)
 with fewer steps and fewer queries.
@@ -19,25 +20,36 @@ LIVE_PRESET = {"max_steps": 12, "save_steps": 0, "max_length": 128, "logging_ste
 LIVE_CONFIGS = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml", "lora": "stage3_lora.yaml"}
 
 
+def lesson_phases(out_dir, base_model: str = "embedded", steps: int = 0, limit: int = LESSON_LIMIT,
+                  label: str = "lesson") -> list[dict]:
+    return reproduce_phases(out_dir, base_model, steps, limit, max_new_tokens=32, stages=LESSON_STAGES,
+                            preset=LESSON_PRESET, label=label)
+
+
 def submit_lesson(out_dir, base_model: str = "embedded", steps: int = 0, limit: int = LESSON_LIMIT,
                   owner: str = "local", queue=None) -> dict:
     from trainers.job_queue import QUEUE
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    phases = reproduce_phases(out_dir, base_model, steps, limit, max_new_tokens=32, stages=LESSON_STAGES,
-                              preset=LESSON_PRESET, label="lesson")
-    return (queue or QUEUE).submit("lesson", phases, owner=owner, title=f"prepare the lesson on {base_model}")
+    return (queue or QUEUE).submit("lesson", lesson_phases(out_dir, base_model, steps, limit), owner=owner,
+                                   title=f"prepare the lesson on {base_model}")
 
 
-def submit_live_retrain(stage: str, base_model: str = "embedded", steps: int = 0, owner: str = "local",
-                        queue=None) -> tuple[str, dict]:
+def live_config(stage: str, base_model: str = "embedded", steps: int = 0):
+    """The TrainConfig of a live retrain of `stage`."""
     from trainers.config import load_config
     from trainers.paths import CONFIGS
-    from trainers.submit import submit_training
 
     if stage not in LIVE_CONFIGS:
         raise ValueError(f"stage: '{stage}' is not one of {', '.join(LIVE_CONFIGS)}")
     overrides = {**LIVE_PRESET, "base_model": base_model, "run_name": f"live-{stage}"}
     if steps:
         overrides["max_steps"] = steps
-    return submit_training(load_config(CONFIGS / LIVE_CONFIGS[stage], overrides), owner=owner, queue=queue)
+    return load_config(CONFIGS / LIVE_CONFIGS[stage], overrides)
+
+
+def submit_live_retrain(stage: str, base_model: str = "embedded", steps: int = 0, owner: str = "local",
+                        queue=None) -> tuple[str, dict]:
+    from trainers.submit import submit_training
+
+    return submit_training(live_config(stage, base_model, steps), owner=owner, queue=queue)

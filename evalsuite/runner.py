@@ -122,13 +122,16 @@ def run_eval(models: list[str], out_dir=None, base_model: str = "embedded", limi
         job["text"] = render_prompt(tokenizer, job["prompt"])
     keys = {t: [AnswerCache.key(model_key(t, hub.base_name), j["query"].id, j["variant"], j["text"], max_new_tokens)
                 for j in jobs] for t in models}
+    generating = time.perf_counter()
     fresh = _answers(hub, models, jobs, keys, cache, batch_size, max_new_tokens, progress)
+    generate_s = time.perf_counter() - generating  # the part that grows with the answers (trainers/timing.py)
     # public mode runs model-written code only inside the full kernel sandbox, whoever asked for it (UI or API)
     refused = sandbox.code_refusal() if include_code else None
     results = [score_row(t, job, fresh[t, i] if (t, i) in fresh else cache.entries[keys[t][i]],
                          include_code and not refused, refused) for t in models for i, job in enumerate(jobs)]
     meta = {"models": models, "base_model": hub.base_name, "queries": len(queries), "generated": len(fresh),
             "cached": len(results) - len(fresh), "seconds": round(time.perf_counter() - started, 1),
+            "generate_s": round(generate_s, 3),
             "max_new_tokens": max_new_tokens, "code_executed": include_code and not refused,
             "code_sandbox": sandbox.sandbox_status()["summary"] if include_code else None, "code_refused": refused,
             "decoding": "greedy"}

@@ -4,11 +4,12 @@
 
 import queue
 import threading
+import time
 
 import gradio as gr
 
 from playground import resources
-from playground.common import model_targets, notice
+from playground.common import model_targets, notice, target_label
 from trainers.adapters import BASE, compatibility_problem
 from trainers.models import REGISTRY
 
@@ -56,7 +57,7 @@ def switch_model(base_model: str, target: str) -> str:
     except (ModelNotFound, ValueError, OSError, RuntimeError) as err:
         return notice(f"Cannot load {target}: {err}")
     extra = " (includes loading the base model the first time)" if first_load else ""
-    return f"Active: **{target}** on base `{hub.base_name}`, switched in **{ms:,.1f} ms**{extra}."
+    return f"Active: **{target_label(target)}** on base `{hub.base_name}`, switched in **{ms:,.1f} ms**{extra}."
 
 
 def chat(message: str, history: list, base_model: str, target: str, system: str, temperature: float, top_p: float,
@@ -80,23 +81,36 @@ def chat(message: str, history: list, base_model: str, target: str, system: str,
         yield history, message, notice(problem)
         return
     turns = history + [{"role": "user", "content": text}]
-    yield turns + [{"role": "assistant", "content": "…"}], "", f"{target} is answering…"
-    answer = ""
+    label = target_label(target)
+    yield turns + [reply("…", label, hub.base_name, pending=True)], "", f"{label} is answering…"
+    answer, started = "", time.perf_counter()
     try:
         for answer in stream_in_worker(lambda: stream_chat(hub, target, turns, system or "", float(temperature),
                                                            float(top_p), int(max_new_tokens))):
-            yield turns + [{"role": "assistant", "content": answer}], "", f"{target} is answering…"
+            yield turns + [reply(answer, label, hub.base_name, pending=True)], "", f"{label} is answering…"
     except Exception as err:  # a model that cannot load or generate: say so, keep the conversation
-        yield history, message, notice(f"{target} could not answer: {err.__class__.__name__}: {err}")
+        yield history, message, notice(f"{label} could not answer: {err.__class__.__name__}: {err}")
         return
-    final = answer.strip() or "(the model produced no text)"
-    yield turns + [{"role": "assistant", "content": final}], "", f"Answered by **{target}** on `{hub.base_name}`."
+    final = reply(answer.strip() or "(the model produced no text)", label, hub.base_name,
+                  seconds=time.perf_counter() - started)
+    yield turns + [final], "", f"Answered by **{label}** on `{hub.base_name}`."
+
+
+def reply(text: str, label: str, base_name: str, pending: bool = False, seconds: float | None = None) -> dict:
+    """An assistant message that names the model that wrote it (the title above the bubble), so a conversation
+    read later, or shown to a class, never leaves that in doubt. Only role and content reach the model."""
+    metadata = {"title": label, "log": f"on {base_name}"}
+    if pending:
+        metadata["status"] = "pending"
+    if seconds is not None:
+        metadata["duration"] = round(seconds, 1)
+    return {"role": "assistant", "content": text, "metadata": metadata}
 
 
 def new_conversation(history: list, target: str):
     if not history:
         return gr.skip(), gr.skip()
-    return [], f"New conversation with **{target or BASE}**: the previous one was another model's."
+    return [], f"New conversation with **{target_label(target or BASE)}**: the previous one was another model's."
 
 
 def create_chat_tab():

@@ -14,14 +14,26 @@ REPO = ASSETS.parent
 BASE_TARGET = BASE  # the old spelling, still imported by tabs that other work is rewriting
 
 
-def notice(text: str, kind: str = "warning") -> str:
-    """A message that stays visible in the tab (a Markdown string) and also pops up as a toast."""
+def notice(text: str, kind: str = "warning", toast: bool = True) -> str:
+    """A message that stays visible in the tab (a Markdown string) and also pops up as a toast (not for what
+    recomputes as the user types: one toast per keystroke would bury the page)."""
     if kind == "warning":
-        gr.Warning(text)
+        if toast:
+            gr.Warning(text)
         return f"**⚠️ {text}**"
     if kind == "info":
         gr.Info(text)
     return f"✓ {text}" if kind == "info" else text
+
+
+def is_warning(text) -> bool:
+    """Is this a message notice() made for a problem (what a later edit or success should clear)?"""
+    return isinstance(text, str) and text.startswith("**⚠️")
+
+
+def clear_warning(text):
+    """"" for a stale warning, else leave the message alone: wired to the inputs the warning was about."""
+    return "" if is_warning(text) else gr.skip()
 
 
 def escape(text) -> str:
@@ -52,22 +64,24 @@ def safe_list_runs() -> list[dict]:
         return []
 
 
-def run_label(record: dict) -> str:
-    loss = record.get("final_loss")
-    loss_text = f", loss {loss:.3f}" if isinstance(loss, (int, float)) else ""
-    return f"{record['id']} ({record.get('method')}, {record.get('status')}{loss_text})"
-
-
 def run_choices(statuses: tuple[str, ...] | None = None, methods: tuple[str, ...] | None = None):
     """(label, run id) for a dropdown, newest first, optionally only some statuses / methods."""
-    return [(run_label(r), r["id"]) for r in safe_list_runs()
-            if (statuses is None or r.get("status") in statuses) and (methods is None or r.get("method") in methods)]
+    records = [r for r in safe_list_runs() if (statuses is None or r.get("status") in statuses)
+               and (methods is None or r.get("method") in methods)]
+    labels = runs.run_labels(records)
+    return [(labels[r["id"]], r["id"]) for r in records]
 
 
 def model_targets() -> list[tuple[str, str]]:
     """What chat, compare, paraphrase and evaluate can talk to: the base and every run with a saved model."""
     usable = [r for r in safe_list_runs() if r.get("artifact_dir") and Path(r["artifact_dir"]).is_dir()]
-    return [("base model", BASE)] + [(run_label(r), r["id"]) for r in usable]
+    labels = runs.run_labels(usable)
+    return [("base model", BASE)] + [(labels[r["id"]], r["id"]) for r in usable]
+
+
+def target_label(target: str) -> str:
+    """A chat / compare target as a person reads it: "base model", a run's label, or the folder given."""
+    return "base model" if target == BASE else runs.label_of(target)
 
 
 def targets_picker(elem_id: str, label: str = "Models", **kwargs) -> gr.Dropdown:

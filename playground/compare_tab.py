@@ -8,13 +8,13 @@ import time
 import gradio as gr
 
 from playground import resources
-from playground.common import escape, model_targets, notice, targets_picker
+from playground.common import escape, model_targets, notice, target_label, targets_picker
 from playground.chat_tab import MAX_CHAT_CHARS
 from trainers.adapters import BASE, compatibility_problem
 
 
 def answer_cards(answers: dict[str, str]) -> str:
-    cards = "".join(f"<div class='pg-card'><div class='pg-card-title'>{escape(target)}</div>"
+    cards = "".join(f"<div class='pg-card'><div class='pg-card-title'>{escape(target_label(target))}</div>"
                     f"<pre class='pg-card-body'>{escape(answer.strip() or '(no visible text)')}</pre></div>"
                     for target, answer in answers.items())
     return f"<div class='pg-cards'>{cards}</div>"

@@ -11,9 +11,12 @@ from pathlib import Path
 import gradio as gr
 
 from playground import resources
-from playground.common import BASE_TARGET, compatibility_problem, model_targets, notice, targets_picker
+from playground.common import (BASE_TARGET, clear_warning, compatibility_problem, model_targets, notice, target_label,
+                               targets_picker)
 from playground.jobs_panel import job_html
 from trainers.paths import home
+from trainers.runs import label_of
+from trainers.timing import describe_job
 
 EXAMPLE_HEADERS = ["model", "query", "category", "variant", "kind", "score", "passed", "answer", "why"]
 EXAMPLE_WIDTHS = ["11%", "11%", "9%", "9%", "9%", "6%", "6%", "24%", "15%"]
@@ -68,7 +71,8 @@ def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | 
         job = submit_eval(models, _out_dir("eval"), base_model=base, limit=limit, include_code=bool(include_code))
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
-    message = f"Evaluation of {', '.join(models)} queued as job `{job['id']}`; the report appears here when it ends."
+    message = (f"Evaluation of {', '.join(target_label(m) for m in models)} queued as job `{job['id']}` "
+               f"({describe_job(job)}); the report appears here when it ends.")
     if include_code and not code_option()["interactive"]:
         message += " " + notice(code_option()["info"])
     if refused:
@@ -113,16 +117,52 @@ def reproduce_ui(steps, limit, base_model: str | None = None):
         job = submit_reproduce(_out_dir("reproduce"), base_model=base, steps=steps, limit=limit)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
-    return (f"Reproduce queued as job `{job['id']}`: six phases (four trainings, evaluate, judge), each shown "
-            "below as it runs. Cancel it in the Jobs panel; a cancelled or interrupted job resumes without redoing "
-            "finished phases."), job["id"]
+    return (f"Reproduce queued as job `{job['id']}` ({describe_job(job)}): six phases (four trainings, evaluate, "
+            "judge), each shown below as it runs. Cancel it in the Jobs panel; a cancelled or interrupted job resumes "
+            "without redoing finished phases."), job["id"]
+
+
+def eval_estimate(models: list[str], limit, include_code: bool = False, base_model: str | None = None) -> str:
+    """What Run evaluation will cost before it is pressed: the answers it generates and their time here."""
+    from trainers import jobs
+    from trainers.timing import describe, safe_estimate
+
+    models = list(dict.fromkeys(models or []))
+    if not models:
+        return ""
+    limit = int(limit) if limit and int(limit) > 0 else None
+    phase = jobs.phase("evaluate", "eval", models=models, limit=limit, max_new_tokens=64,
+                       base_model=(base_model or resources.default_base()).strip())
+    estimate = safe_estimate([phase])
+    answers = estimate["phases"][0].get("answers")
+    count = f"{answers:,} answers at most ({len(models)} model(s) × every phrasing of " \
+            f"{limit or 'all'} queries; cached ones are not generated again): " if answers else ""
+    return f"**Evaluation:** {count}{describe(estimate)}."
+
+
+def reproduce_estimate(steps, limit, base_model: str | None = None) -> str:
+    """What Reproduce will cost before it is pressed: its six phases priced by this machine's calibration."""
+    from evalsuite.reproduce import DEFAULT_LIMIT, reproduce_phases
+    from trainers.timing import describe, fmt_seconds, safe_estimate
+
+    steps = max(int(steps or 0), 0)
+    limit = int(limit) if limit is not None and int(limit) > 0 else DEFAULT_LIMIT
+    try:
+        phases = reproduce_phases(home() / "reproduce" / "estimate", (base_model or resources.default_base()).strip(),
+                                  steps, limit)
+    except (ValueError, OSError) as err:
+        return f"**Reproduce:** no time estimate ({err})."
+    estimate = safe_estimate(phases)
+    parts = ", ".join(f"{p['name']} {fmt_seconds(p['seconds'])}" for p in estimate["phases"] if p["seconds"])
+    return f"**Reproduce:** {describe(estimate)}" + (f" ({parts})." if estimate["seconds"] else ".")
 
 
 def phases_table(record: dict) -> list[list]:
     rows = []
     for p in record.get("phases") or []:
         result = p.get("result") or {}
-        rows.append([p["name"], p["status"], result.get("run_id") or result.get("report") or "",
+        rows.append([p["name"], p["status"], label_of(result["run_id"]) if result.get("run_id") else
+                     result.get("report") or "",
                      (p.get("error") or "")[:160]])
     return rows
 
@@ -168,6 +208,9 @@ def create_evaluate_tab(base_model=None):
         with gr.Row():
             run_btn = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
             reproduce_btn = gr.Button("Reproduce the seed (trains every stage: long on CPU)", elem_id="eval-repro")
+        with gr.Row():
+            estimate = gr.Markdown(elem_id="eval-estimate")
+            repro_estimate = gr.Markdown(elem_id="repro-estimate")
         message = gr.Markdown(elem_id="eval-message")
         with gr.Row():
             eval_job = gr.Textbox(label="Evaluation job", interactive=False, max_lines=1, elem_id="eval-job")
@@ -188,6 +231,13 @@ def create_evaluate_tab(base_model=None):
         eval_shown, repro_shown = gr.State(None), gr.State(None)
         timer = gr.Timer(2.0)
     extra = [base_model] if base_model is not None else []
+    eval_inputs, repro_inputs = [models, limit, include_code] + extra, [repro_steps, repro_limit] + extra
+    gr.on([models.change, limit.change], eval_estimate, eval_inputs, estimate, trigger_mode="always_last",
+          show_progress="hidden")
+    gr.on([repro_steps.change, repro_limit.change], reproduce_estimate, repro_inputs, repro_estimate,
+          trigger_mode="always_last", show_progress="hidden")
+    gr.on([models.change, limit.change, include_code.change, repro_steps.change, repro_limit.change], clear_warning,
+          message, message, show_progress="hidden", queue=False)
     run_btn.click(run_eval_ui, [models, limit, include_code] + extra, [message, eval_job], api_name="run_eval")
     reproduce_btn.click(reproduce_ui, [repro_steps, repro_limit] + extra, [message, repro_job],
                         api_name="reproduce_seed")
@@ -197,7 +247,9 @@ def create_evaluate_tab(base_model=None):
     timer.tick(follow_reproduce, [repro_job, repro_shown], [repro_progress, message, phases, claims, repro_shown],
                show_progress="hidden", queue=False)
     tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
-        v for _, v in model_targets()}] or [BASE_TARGET]), models, models, show_progress="hidden")
+        v for _, v in model_targets()}] or [BASE_TARGET]), models, models, show_progress="hidden") \
+        .then(eval_estimate, eval_inputs, estimate, show_progress="hidden") \
+        .then(reproduce_estimate, repro_inputs, repro_estimate, show_progress="hidden")
     return {"tab": tab, "attach": (latest_jobs, [eval_job, repro_job], [eval_job, repro_job])}
 
 

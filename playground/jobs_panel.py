@@ -5,10 +5,10 @@ show the job they started, so what a tab shows and what this panel shows come fr
 
 import gradio as gr
 
-from playground.common import escape, fmt_duration, notice
-from trainers import jobs
+from playground.common import clear_warning, escape, fmt_duration, notice
+from trainers import jobs, runs
 
-JOB_HEADERS = ["job", "kind", "status", "phase", "progress", "ETA", "queue", "runs", "error"]
+JOB_HEADERS = ["job", "kind", "status", "phase", "progress", "ETA", "time", "queue", "runs", "error"]
 SHOWN_JOBS = 12
 
 
@@ -40,6 +40,15 @@ def eta_text(record: dict) -> str:
     return fmt_duration(record.get("eta_s")) if record.get("status") == "running" and record.get("eta_s") else "-"
 
 
+def time_text(record: dict) -> str:
+    """What the job took against what was predicted before it started; only the prediction while it runs."""
+    from trainers.timing import describe_outcome, fmt_seconds
+
+    if record.get("measured_s") is not None:
+        return describe_outcome(record)
+    return f"estimated {fmt_seconds(record['estimated_s'])}" if record.get("estimated_s") is not None else "-"
+
+
 def position_text(record: dict, waiting: list[str]) -> str:
     position = jobs.queue_position(record, waiting)
     if position is None:
@@ -65,16 +74,19 @@ def job_html(job_id: str | None) -> str:
     if jobs.cancel_requested(job_id) and record["status"] in ("queued", "running"):
         wait += " · cancelling"
     error = f"<div class='pg-progress-text'>⚠️ {escape(record['error'])}</div>" if record.get("error") else ""
+    timing = time_text(record)
     return (f"<div class='pg-progress'><div class='pg-bar pg-{escape(record['status'])}' style='width:{pct:.0f}%'>"
             f"</div></div><div class='pg-progress-text'>job <code>{escape(job_id)}</code> · "
             f"<b>{escape(record['status'])}</b> · {escape(phase_text(record))} · {escape(progress_text(record))} · "
-            f"ETA {eta_text(record)}{escape(wait)}</div>{error}")
+            f"ETA {eta_text(record)}{escape(wait)}{' · ' + escape(timing) if timing != '-' else ''}</div>{error}")
 
 
 def jobs_table() -> list[list]:
     _, waiting = queue_state()
-    return [[r["id"], r["kind"], r["status"], phase_text(r), progress_text(r), eta_text(r), position_text(r, waiting),
-             ", ".join(r.get("run_ids") or []), (r.get("error") or "")[:120]] for r in jobs.list_jobs()[:SHOWN_JOBS]]
+    return [[r["id"], r["kind"], r["status"], phase_text(r), progress_text(r), eta_text(r), time_text(r),
+             position_text(r, waiting),
+             ", ".join(runs.label_of(i) for i in r.get("run_ids") or []), (r.get("error") or "")[:120]]
+            for r in jobs.list_jobs()[:SHOWN_JOBS]]
 
 
 def header_job_text() -> str:
@@ -134,6 +146,7 @@ def create_jobs_panel():
     cancel_btn.click(cancel_job, job, message, api_name="cancel_job")
     resume_btn.click(resume_job, job, message, api_name="resume_job")
     table.select(pick_job, None, job)
+    job.change(clear_warning, message, message, show_progress="hidden", queue=False)
     return table
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 import gradio as gr
 
 from playground import resources
-from playground.common import escape, notice
+from playground.common import clear_warning, escape, notice
 from playground.jobs_panel import job_html
 from trainers.paths import home
+from trainers.runs import label_of
+from trainers.timing import describe_job
 
 STEPS = (
     ("Stage 1", "1 · Plain SFT",
@@ -48,8 +50,8 @@ def prepare_lesson(steps, limit, base_model: str | None = None):
         job = submit_lesson(_out_dir(), (base_model or resources.default_base()).strip(), steps, limit)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
-    return (f"Preparing the lesson as job `{job['id']}`: three trainings, an evaluation and the verdicts. Run it "
-            "before class; each step below fills in when it is done."), job["id"]
+    return (f"Preparing the lesson as job `{job['id']}` ({describe_job(job)}): three trainings, an evaluation and "
+            "the verdicts. Run it before class; each step below fills in when it is done."), job["id"]
 
 
 def live_retrain(stage: str, base_model: str | None = None):
@@ -61,8 +63,34 @@ def live_retrain(stage: str, base_model: str | None = None):
         run_id, job = submit_live_retrain(stage, (base_model or resources.default_base()).strip())
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {str(err).splitlines()[0]}"), gr.skip()
-    return f"Retraining {stage} live: run `{run_id}` (job `{job['id']}`); the Train tab shows its loss curve.", \
-        job["id"]
+    return (f"Retraining {stage} live: {label_of(run_id)}, run `{run_id}` (job `{job['id']}`, {describe_job(job)}); "
+            "the Train tab shows its loss curve."), job["id"]
+
+
+def prepare_estimate(steps, limit, base_model: str | None = None) -> str:
+    """What Prepare will cost before it is pressed, from this machine's calibration (trainers/timing.py)."""
+    from evalsuite.lesson import LESSON_LIMIT, lesson_phases
+    from trainers.timing import describe, safe_estimate
+
+    limit = int(limit) if limit and int(limit) > 0 else LESSON_LIMIT
+    base = (base_model or resources.default_base()).strip()
+    estimate = safe_estimate(lesson_phases(home() / "lesson" / "estimate", base, max(int(steps or 0), 0), limit))
+    return f"**Time to prepare:** {describe(estimate)}."
+
+
+def live_estimate(stage: str, base_model: str | None = None) -> str:
+    """What a live retrain of `stage` will cost, so a teacher knows whether it fits the minute they have."""
+    from evalsuite.lesson import live_config
+    from trainers import jobs
+    from trainers.config import to_dict
+    from trainers.timing import describe, safe_estimate
+
+    try:
+        config = live_config(stage, (base_model or resources.default_base()).strip())
+    except ValueError as err:
+        return notice(str(err), toast=False)
+    estimate = safe_estimate([jobs.phase("train", "train", config=to_dict(config))])
+    return f"**Live retrain of {stage}:** {describe(estimate)}."
 
 
 def step_results(claims: list[dict]) -> list[str]:
@@ -103,7 +131,7 @@ def latest_lesson(job_id: str | None):
 
 def create_lesson_tab():
     """The lesson runs on the app's base model (PLAYGROUND_BASE_MODEL, default the embedded one)."""
-    with gr.Tab("Lesson", id="lesson"):
+    with gr.Tab("Lesson", id="lesson") as tab:
         gr.Markdown("**A class in three stages.** Prepare once before class (on a 2-core CPU it takes minutes); "
                     "then walk the steps in order. Every number below is measured on runs made on this machine.")
         with gr.Row():
@@ -116,6 +144,7 @@ def create_lesson_tab():
                                   minimum=0, elem_id="lesson-steps")
                 limit = gr.Number(0, label="Suite queries (0 = the preset's 18)", precision=0, minimum=0,
                                   elem_id="lesson-limit")
+        estimate = gr.Markdown(elem_id="lesson-estimate")
         message = gr.Markdown(elem_id="lesson-message")
         progress = gr.HTML(elem_id="lesson-progress")
         phases = gr.Dataframe(headers=["phase", "status", "run / report", "error"], label="Preparation phases",
@@ -128,18 +157,32 @@ def create_lesson_tab():
         with gr.Row(equal_height=True):
             stage = gr.Radio(["stage1", "stage2", "lora"], value="stage1", label="Retrain one stage live",
                              elem_id="lesson-live-stage", scale=2)
-            live_btn = gr.Button("Retrain live (about a minute)", elem_id="lesson-live")
+            live_btn = gr.Button("Retrain live", elem_id="lesson-live")
             live_job = gr.Textbox(label="Live job", interactive=False, max_lines=1, elem_id="lesson-live-job")
+        live_estimate_box = gr.Markdown(elem_id="lesson-live-estimate")
         live_message = gr.Markdown(elem_id="lesson-live-message")
         live_progress = gr.HTML(elem_id="lesson-live-progress")
         shown = gr.State(None)
         timer = gr.Timer(2.0)
     prepare_btn.click(prepare_lesson, [steps, limit], [message, job], api_name="prepare_lesson")
     live_click = live_btn.click(live_retrain, [stage], [live_message, live_job], api_name="live_retrain")
+    gr.on([steps.change, limit.change], prepare_estimate, [steps, limit], estimate, trigger_mode="always_last",
+          show_progress="hidden")
+    stage.change(live_estimate, stage, live_estimate_box, trigger_mode="always_last", show_progress="hidden")
+    gr.on([steps.change, limit.change], clear_warning, message, message, show_progress="hidden", queue=False)
+    stage.change(clear_warning, live_message, live_message, show_progress="hidden", queue=False)
+    tab.select(attach_lesson, [job, steps, limit, stage], [job, estimate, live_estimate_box], show_progress="hidden")
     timer.tick(follow_lesson, [job, shown], [progress, phases, shown, *results], show_progress="hidden",
                queue=False)
     timer.tick(job_html, live_job, live_progress, show_progress="hidden", queue=False)
-    return {"attach": (latest_lesson, [job], [job]), "live_click": live_click, "live_job": live_job}
+    return {"attach": (attach_lesson, [job, steps, limit, stage], [job, estimate, live_estimate_box]),
+            "live_click": live_click, "live_job": live_job}
+
+
+def attach_lesson(job_id: str | None, steps, limit, stage: str):
+    """Page load (this is the first tab) or the tab opened: the newest preparation, and the times of both buttons
+    from the calibration as it is now."""
+    return latest_lesson(job_id), prepare_estimate(steps, limit), live_estimate(stage)
 
 
 def run_of_job(job_id: str | None):

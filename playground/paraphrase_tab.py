@@ -9,7 +9,7 @@ module only formats them.
 import gradio as gr
 
 from playground import resources
-from playground.common import model_targets, notice, targets_picker
+from playground.common import model_targets, notice, target_label, targets_picker
 from playground.jobs_panel import job_html
 from trainers.adapters import BASE, compatibility_problem
 
@@ -63,7 +63,8 @@ def heatmap(variants: list[dict], answers: dict, scores: dict, meaning: str):
     targets = list(answers)
     first = [[(a.strip().splitlines() or ["(no text)"])[0] for a in answers[t]] for t in targets]
     short = [[line if len(line) <= 12 else line[:11] + "…" for line in row] for row in first]
-    fig = go.Figure(go.Heatmap(z=[[s for s, _ in scores[t]] for t in targets], x=labels, y=targets, zmin=0, zmax=1,
+    fig = go.Figure(go.Heatmap(z=[[s for s, _ in scores[t]] for t in targets], x=labels,
+                               y=[target_label(t) for t in targets], zmin=0, zmax=1,
                                colorscale="RdYlGn", text=short, texttemplate="%{text}", textfont={"size": 9},
                                customdata=[[line[:80] for line in row] for row in first],
                                hovertemplate="%{y} / %{x}<br>%{customdata}<br>score %{z:.2f}<extra></extra>"))
@@ -81,7 +82,7 @@ def robustness_rows(variants: list[dict], answers: dict, scores: dict, query_id:
     for model, metrics in grid_robustness(variants, answers, scores, query_id).items():
         overall = metrics["overall"]
         kinds = [metrics.get(k, {}).get("mean") for k in ("paraphrase", "seen_template", "heldout_template")]
-        table.append([model] + [_num(overall.get(m)) for m in ("mean", "worst", "spread", "consistency",
+        table.append([target_label(model)] + [_num(overall.get(m)) for m in ("mean", "worst", "spread", "consistency",
                                                                 "flip_rate")] + [_num(k) for k in kinds])
     return table
 
@@ -142,7 +143,7 @@ def grid_outputs(view: dict, answers: dict[str, list[str]]):
     if view.get("refused"):
         message += " " + notice("Skipped: " + " ".join(f"{t}: {p}" for t, p in view["refused"].items()))
     share = f"{max(8, 58 // len(targets))}%"
-    return (gr.update(value=grid, headers=["variant", "kind", "prompt"] + targets,
+    return (gr.update(value=grid, headers=["variant", "kind", "prompt"] + [target_label(t) for t in targets],
                       column_widths=["10%", "12%", "20%"] + [share] * len(targets)),
             heatmap(variants, answers, scores, meaning),
             robustness_rows(variants, answers, scores, query.id if query else "custom"), message)

@@ -6,12 +6,12 @@ Everything is read from the run directories, so runs made with the CLI show up t
 
 import gradio as gr
 
-from playground.common import fmt_duration, fmt_float, fmt_params, notice, run_choices, safe_list_runs
+from playground.common import clear_warning, fmt_duration, fmt_float, fmt_params, notice, run_choices, safe_list_runs
 from trainers import runs
 from trainers.efficiency import METHODS, efficiency_rows, pick_comparable
 
 RUN_HEADERS = ["run", "stage", "method", "base model", "status", "trainable params", "peak memory MB", "tokens/s",
-               "artifact MB", "final loss", "duration", "dataset"]
+               "artifact MB", "final loss", "duration", "estimated (error)", "dataset", "id"]
 METHOD_NAMES = {"full": "full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
 
 
@@ -23,16 +23,24 @@ def _artifact_mb(run_id: str):
 
 
 def runs_table(records: list[dict]) -> list[list]:
-    table = []
+    table, labels = [], runs.run_labels(records)
     for r in records:
         share = (f" ({100 * r['trainable_params'] / r['total_params']:.2f}%)"
                  if r.get("trainable_params") and r.get("total_params") else "")
-        table.append([r["id"], r.get("stage"), r.get("method"), r.get("base_model"), r.get("status"),
+        table.append([labels[r["id"]], r.get("stage"), r.get("method"), r.get("base_model"), r.get("status"),
                       fmt_params(r.get("trainable_params")) + share, fmt_float(r.get("peak_memory_mb"), 0),
                       fmt_float(r.get("tokens_per_second"), 0), fmt_float(_artifact_mb(r["id"]), 2),
-                      fmt_float(r.get("final_loss"), 4), fmt_duration(runs.duration_s(r)),
-                      str(r.get("dataset", ""))[-40:]])
+                      fmt_float(r.get("final_loss"), 4), fmt_duration(runs.duration_s(r)), estimate_cell(r),
+                      str(r.get("dataset", ""))[-40:], r["id"]])
     return table
+
+
+def estimate_cell(record: dict) -> str:
+    """The time predicted before the run started and how far off it was (its job's measured seconds)."""
+    if record.get("estimated_s") is None:
+        return "-"
+    error = record.get("estimate_error")
+    return fmt_duration(record["estimated_s"]) + ("" if error is None else f" ({error:+.0%})")
 
 
 def _times(value) -> str:
@@ -48,7 +56,7 @@ def efficiency_markdown(records: list[dict]) -> str:
         return ("_No completed runs yet. Train a Stage 1/2 run and a LoRA and QLoRA run on the same base model and "
                 "dataset to fill this._")
     rows, full = efficiency_rows(picked), picked["full"]
-    reference = (f"ratios relative to the full run `{full['id']}`" if full else
+    reference = (f"ratios relative to the full run {runs.run_label(full)}" if full else
                  "no full run on these yet: train a Stage 1 or 2 run on them for the ratios")
     lines = [f"**Measured on your runs**, comparing only runs on the same base model and dataset (base "
              f"`{anchor.get('base_model')}`, dataset `{anchor.get('dataset')}`); {reference}\n",
@@ -61,7 +69,7 @@ def efficiency_markdown(records: list[dict]) -> str:
             continue
         share = "" if row["trainable_pct"] is None else f" ({row['trainable_pct']:.2f}%)"
         lines.append(
-            f"| {METHOD_NAMES[method]} | `{row['run_id']}` | {fmt_float(row['peak_memory_mb'], 0)}"
+            f"| {METHOD_NAMES[method]} | {runs.label_of(row['run_id'])} | {fmt_float(row['peak_memory_mb'], 0)}"
             f"{_times(row['memory_vs_full'])} | {fmt_params(row['trainable_params'])}{share} | "
             f"{fmt_float(row['tokens_per_second'], 0)}"
             f"{_times(row['speed_vs_full'])} | {fmt_float(row['artifact_mb'], 2)}{_times(row['artifact_vs_full'])} | "
@@ -79,7 +87,7 @@ def loss_overlay(run_ids: list[str]):
         except (OSError, ValueError):
             continue
         fig.add_scatter(x=[r["step"] for r in rows], y=[r.get("loss") for r in rows], mode="lines+markers",
-                        name=run_id, marker={"size": 4})
+                        name=runs.label_of(run_id), marker={"size": 4})
     fig.update_layout(title="Training loss by step", xaxis_title="step", yaxis_title="loss", height=360,
                       legend={"orientation": "h", "y": -0.25}, margin={"t": 50, "l": 50, "r": 20})
     return fig
@@ -163,6 +171,7 @@ def create_runs_tab():
     for trigger in (tab.select, refresh_btn.click):
         trigger(refresh, overlay_pick, outputs, show_progress="hidden")
     overlay_pick.input(loss_overlay, overlay_pick, overlay, show_progress="hidden")
+    run.change(clear_warning, message, message, show_progress="hidden", queue=False)  # "pick a run" no longer holds
     resume_btn.click(resume_run, run, message, api_name="resume_run")
     export_btn.click(export_run, run, message, api_name="export_run")
     delete_btn.click(lambda r: (gr.update(visible=bool(r)), "" if r else notice("Pick a run to delete.")), run,

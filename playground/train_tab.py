@@ -11,18 +11,19 @@ import gradio as gr
 import yaml
 
 from playground import resources
-from playground.common import (REPO, dataset_choices, escape, fmt_duration, fmt_float, fmt_int, notice, repo_relative,
-                               run_choices)
+from playground.common import (REPO, clear_warning, dataset_choices, escape, fmt_duration, fmt_float, fmt_int, notice,
+                               repo_relative, run_choices)
 from playground.notes import PRESETS, STAGE_NOTES
 from trainers import runs
 from trainers.config import FIELDS, help_text, load_config, to_dict
 from trainers.models import REGISTRY
 from trainers.paths import CONFIGS
+from trainers.timing import describe_outcome
 
 # The hyperparameters the tab exposes, in display order; everything else comes from the preset.
 OPTIMIZATION = ("learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
                 "warmup_steps", "lr_scheduler_type")
-DATA = ("max_length", "randomize_templates", "template_seed", "seed")
+DATA = ("max_length", "randomize_templates", "template_seed", "seed", "eval_fraction", "eval_steps")
 LORA = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
 MORE = ("save_steps", "logging_steps", "gradient_checkpointing", "bf16", "run_name")
 EDITABLE = OPTIMIZATION + DATA + LORA + MORE
@@ -112,20 +113,47 @@ def code_for(preset: str, *args) -> tuple[str, str]:
 
 
 def estimate_text(preset: str, *args) -> str:
-    from trainers.estimate import estimate_training, typical_row_tokens
+    """Before a start: trainable parameters and peak memory from the model config, and the time from this machine's
+    calibration (trainers/timing.py)."""
+    return form_estimate(preset, args)
+
+
+def live_estimate(preset: str, *args) -> str:
+    """estimate_text as the form changes: the numbers follow every edit, a problem shows without a toast."""
+    return form_estimate(preset, args, toast=False)
+
+
+def form_estimate(preset: str, args, toast: bool = True) -> str:
+    from trainers.estimate import estimate_training, row_token_lengths, typical_row_tokens
     from trainers.models import ModelNotFound
 
     config, problems = collect(preset, *args)
     if config is None:
-        return notice("Fix these first: " + "; ".join(problems))
+        return notice("Fix these first: " + "; ".join(problems), toast=toast)
     try:
-        seq_len, seq_note = typical_row_tokens(config), "the dataset's 95th-percentile row"
+        lengths, n_rows = row_token_lengths(config)
+        seq_len, seq_note = typical_row_tokens(config, lengths=lengths), "the dataset's 95th-percentile row"
     except (ValueError, OSError, KeyError):  # unreadable data: the Start button will say why; size at the bound
+        lengths = n_rows = None
         seq_len, seq_note = config.max_length, "max_length (the dataset could not be read)"
     try:
         est = estimate_training(config, seq_len=seq_len)
     except (ModelNotFound, ValueError, OSError) as err:
-        return notice(f"Cannot size model '{config.base_model}': {str(err).splitlines()[0]}")
+        return notice(f"Cannot size model '{config.base_model}': {str(err).splitlines()[0]}", toast=toast)
+    return memory_markdown(config, est, seq_note) + "\n\n" + time_markdown(config, lengths, n_rows)
+
+
+def time_markdown(config, lengths: list[int] | None, n_rows: int | None) -> str:
+    from trainers import timing
+
+    if lengths is None:
+        return "**Time:** no estimate (the dataset could not be read)."
+    plan = timing.plan_training(config, lengths, n_rows)
+    text = timing.describe(timing.estimate_plans([("train", plan)]))
+    return f"**Time:** {text} ({plan['steps']} steps of ~{plan['tokens_per_step']:,.0f} tokens)."
+
+
+def memory_markdown(config, est: dict, seq_note: str) -> str:
     share = f"{est['trainable_pct']:.2f}%"
     runtime = f" + runtime {est['runtime_mb']:,.0f}" if est["runtime_mb"] else ""
     return (f"**Before you start** ({config.method} on `{config.base_model}`, {est['device']}, "
@@ -162,10 +190,12 @@ def start_training(preset: str, *args) -> tuple[str, str | None, str | None]:
         return notice(f"Not started: {err}"), gr.skip(), gr.skip()
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as err:
         return notice(f"Not started: {str(err).strip()}"), gr.skip(), gr.skip()
+    from trainers.timing import describe_job
+
     ahead = jobs_ahead(job["id"])
     when = f"queued behind {ahead} job(s)" if ahead else "starting now"
-    return notice(f"Run {run_id} is {when} (job {job['id']}). The chart below follows it; you can close this tab "
-                  "and come back.", "info"), run_id, job["id"]
+    return notice(f"Run {runs.label_of(run_id)} is {when} (job {job['id']}; {describe_job(job)}). The chart below "
+                  "follows it; you can close this tab and come back.", "info"), run_id, job["id"]
 
 
 def jobs_ahead(job_id: str) -> int:
@@ -194,7 +224,8 @@ def cancel_training(watched: str | None = None) -> str:
     return notice(f"Cancelling {run}: it stops after the current step and saves what it trained.", "info")
 
 
-def metrics_figure(rows: list[dict], title: str):
+def metrics_figure(rows: list[dict], title: str, eval_rows: list[dict] | None = None):
+    """Loss (raw, smoothed and, when rows were held out, validation), learning rate and tokens/s by step."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "learning rate", "tokens / s"))
@@ -206,8 +237,12 @@ def metrics_figure(rows: list[dict], title: str):
         fig.update_xaxes(title_text="step", row=1, col=col)
     fig.add_scatter(x=steps, y=smoothed([r.get("loss") for r in rows]), mode="lines", name="loss, smoothed",
                     row=1, col=1, line={"color": "#dc2626", "width": 2.5})
-    fig.update_layout(title=title, height=330, showlegend=False, margin={"l": 40, "r": 20, "t": 70, "b": 40},
-                      uirevision="train")
+    if eval_rows:  # a training loss far below this line is memorization, not learning
+        fig.add_scatter(x=[r["step"] for r in eval_rows], y=[r.get("eval_loss") for r in eval_rows],
+                        mode="lines+markers", name="validation loss", row=1, col=1,
+                        line={"color": "#7c3aed", "width": 2, "dash": "dash"}, marker={"size": 7, "symbol": "diamond"})
+    fig.update_layout(title=title, height=330, showlegend=bool(eval_rows), uirevision="train",
+                      legend={"orientation": "h", "y": -0.25}, margin={"l": 40, "r": 20, "t": 70, "b": 40})
     return fig
 
 
@@ -235,17 +270,21 @@ def progress_html(record: dict, rows: list[dict], max_steps: int) -> str:
     waiting = ""
     if record["status"] == "queued":
         waiting = " · waiting in the job queue (see Jobs above)"
+    outcome = describe_outcome(record)
+    label = runs.run_label({**record, "status": None})  # the status follows in bold
     return (f"<div class='pg-progress'><div class='pg-bar pg-{escape(record['status'])}' style='width:{pct:.0f}%'>"
-            f"</div></div><div class='pg-progress-text'>run <code>{escape(record['id'])}</code> · "
-            f"<b>{escape(record['status'])}</b> · step {step}/{total} ({pct:.0f}%) · ETA {eta}{waiting}</div>")
+            f"</div></div><div class='pg-progress-text'>{escape(label)} · run <code>{escape(record['id'])}</code> · "
+            f"<b>{escape(record['status'])}</b> · step {step}/{total} ({pct:.0f}%) · ETA {eta}{waiting}"
+            f"{' · ' + escape(outcome) if outcome else ''}</div>")
 
 
-def log_tail(record: dict, rows: list[dict]) -> str:
+def log_tail(record: dict, rows: list[dict], eval_rows: list[dict] | None = None) -> str:
     lines = [f"step {r.get('step'):>4}  loss {r.get('loss', 0):.4f}  lr {r.get('learning_rate') or 0:.2e}  "
              f"grad_norm {r.get('grad_norm') or 0:.3f}  tok/s {r.get('tokens_per_second') or 0:,.0f}  "
              f"t {r.get('elapsed_s', 0):.1f}s" for r in rows[-LOG_LINES:]]
     head = f"[{record['status']}] {record['id']} · {record['stage']}/{record['method']} on {record['base_model']}"
-    tail = []
+    tail = [f"validation loss {eval_rows[-1]['eval_loss']:.4f} at step {eval_rows[-1]['step']} "
+            f"({record.get('held_out_rows') or '?'} held-out rows)"] if eval_rows else []
     if record["status"] in runs.FINISHED:
         tail.append(f"[{record['status']}] final loss {fmt_float(record.get('final_loss'), 4)}, peak "
                     f"{fmt_float(record.get('peak_memory_mb'), 0)} MB, "
@@ -284,33 +323,67 @@ def poll(watched: str | None, seen):
     if not watched:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
     try:
-        record, rows = runs.read_run(watched), runs.read_metrics(watched)
+        record, (rows, eval_rows) = runs.read_run(watched), runs.read_all_metrics(watched)
         max_steps = runs.read_config(watched).get("max_steps") or 0
     except (OSError, ValueError):
         return None, None, "", gr.skip(), ""
-    key = [watched, len(rows), record["status"]]
+    # measured_s lands a moment after the run ends, when its job has been timed
+    key = [watched, len(rows), len(eval_rows), record["status"], record.get("measured_s")]
     if key == seen:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
-    title = f"{watched} ({record['status']})" if rows else f"{watched}: waiting for the first logged step"
-    figure = metrics_figure(rows, title)
-    return watched, key, progress_html(record, rows, max_steps), figure, log_tail(record, rows)
+    label = runs.run_label({**record, "status": None})
+    title = f"{label} ({record['status']})" if rows else f"{label}: waiting for the first logged step"
+    figure = metrics_figure(rows, title, eval_rows)
+    return watched, key, progress_html(record, rows, max_steps), figure, log_tail(record, rows, eval_rows)
 
 
 def attach(watched: str | None, seen):
-    """Page load (a refresh or a second browser tab): follow the running training, else the latest one."""
-    return poll(watched or training_job_run(), seen)
+    """Page load (a refresh or a second browser tab): follow the running training, else the latest one, and show
+    the form as that run was started (poll's outputs, then restore_form's)."""
+    followed = poll(watched or training_job_run(), seen)
+    return (*followed, *restore_form(followed[0]))
 
 
-def apply_preset(preset: str):
-    config = load_config(preset_path(preset))
+PRESET_OF = {("stage1", "full"): "stage1_sft", ("stage2", "full"): "stage2_instruction",
+             ("stage3", "lora"): "stage3_lora", ("stage3", "qlora"): "stage3_qlora"}
+
+
+def restore_form(run_id: str | None) -> list:
+    """[preset, base model, note, dataset, init_from, LoRA row, *EDITABLE] set to the run's saved config; all
+    skipped when there is no run (the form keeps its defaults)."""
+    from trainers.config import build_config
+
+    try:
+        config = build_config(runs.read_config(run_id)) if run_id else None
+    except (OSError, ValueError):
+        config = None
+    if config is None:
+        return [gr.skip()] * (6 + len(EDITABLE))
+    preset = PRESET_OF.get((config.stage, config.method), "stage1_sft")
+    return [preset, config.base_model, *form_updates(config, preset)]
+
+
+def form_updates(config, preset: str) -> list:
+    """[note, dataset, init_from, LoRA row, *EDITABLE] showing `config`: a preset when the stage changes, a run's
+    config when the page re-attaches to it."""
     stage3, stage2 = config.stage == "stage3", config.stage != "stage1"  # stage 3 often trains on stage 2 rows
     updates = [gr.update(value=field_value(n, getattr(config, n)),
                          **({"visible": stage2} if n in TEMPLATE_FIELDS else {})) for n in EDITABLE]
     dataset = REPO / config.dataset if (REPO / config.dataset).is_file() else None
-    return (STAGE_NOTES[preset], gr.update(value=repo_relative(dataset) if dataset else config.dataset,
+    return [STAGE_NOTES[preset], gr.update(value=repo_relative(dataset) if dataset else config.dataset,
                                            choices=dataset_choices()),
-            gr.update(visible=stage3, choices=init_choices()),
-            gr.update(visible=stage3), *updates)
+            gr.update(visible=stage3, choices=init_choices(), value=config.init_from),
+            gr.update(visible=stage3), *updates]
+
+
+def apply_preset(preset: str):
+    return form_updates(load_config(preset_path(preset)), preset)
+
+
+def form_changed(message: str, preset: str, *args):
+    """Any form edit: the code view follows the form, and a warning about the previous input goes (it was about
+    values that are no longer there)."""
+    return (*code_for(preset, *args), clear_warning(message))
 
 
 def create_train_tab() -> dict:
@@ -344,7 +417,7 @@ def create_train_tab() -> dict:
                 for name in MORE:
                     fields[name] = field_component(name, field_value(name, getattr(initial, name)))
         with gr.Row():
-            check_btn = gr.Button("Check: trainable parameters and memory", elem_id="train-check")
+            check_btn = gr.Button("Check: trainable parameters, memory and time", elem_id="train-check")
             start_btn = gr.Button("Start training", variant="primary", elem_id="train-start")
             cancel_btn = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
         message = gr.Markdown(elem_id="train-message")
@@ -362,10 +435,14 @@ def create_train_tab() -> dict:
                                   interactive=False)
         timer = gr.Timer(1.0)  # inside the Tab: a component directly under gr.Tabs shifts the tab buttons
     form = [preset, base_model, dataset, init_from, *[fields[n] for n in EDITABLE]]
-    preset.change(apply_preset, preset, [note, dataset, init_from, lora_row, *[fields[n] for n in EDITABLE]]) \
-        .then(estimate_text, form, estimate, show_progress="minimal")
-    base_model.change(estimate_text, form, estimate, show_progress="minimal")
-    gr.on([c.change for c in form], code_for, form, [cli, config_yaml], show_progress="hidden", queue=False)
+    shown = [note, dataset, init_from, lora_row, *[fields[n] for n in EDITABLE]]
+    # .input, not .change: a page re-attaching to a run sets the stage itself and must not reset the fields
+    preset.input(apply_preset, preset, shown)
+    gr.on([c.change for c in form], form_changed, [message, *form], [cli, config_yaml, message],
+          show_progress="hidden", queue=False)
+    # the estimate follows the form; always_last: a burst of edits (a preset sets twenty fields) computes once more
+    gr.on([c.change for c in form], live_estimate, form, estimate, trigger_mode="always_last",
+          show_progress="hidden")
     check_btn.click(estimate_text, form, estimate, api_name="estimate_training")
     start_btn.click(start_training, form, [message, watched, job_box], api_name="start_training") \
         .then(poll, [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden")
@@ -374,7 +451,7 @@ def create_train_tab() -> dict:
                queue=False)
     # seen=None makes the next tick redraw the chart: plotly cannot size a plot drawn while its tab was hidden
     tab.select(lambda: (gr.update(choices=dataset_choices()), gr.update(choices=init_choices()), None),
-               None, [dataset, init_from, seen], show_progress="hidden")
+               None, [dataset, init_from, seen], show_progress="hidden") \
+        .then(live_estimate, form, estimate, show_progress="hidden")  # the calibration may have moved since
     return {"tab": tab, "form": form, "cli": cli, "config_yaml": config_yaml, "watched": watched,
-            "attach": (attach, [watched, seen], [
-        watched, seen, progress, plot, log])}
+            "attach": (attach, [watched, seen], [watched, seen, progress, plot, log, preset, base_model, *shown])}

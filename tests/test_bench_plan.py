@@ -1,6 +1,7 @@
 """The benchmark's machine description and dtype choice, including the CUDA path planned on this CPU machine (the
 GPU run happens on a GPU box; this keeps its code from growing CPU-only assumptions)."""
 
+import pytest
 import torch
 
 from bench import common
@@ -37,3 +38,31 @@ def test_the_cuda_run_plans_bf16_or_fp16_without_reading_cpu_details(monkeypatch
 def test_peak_and_bandwidth_measure_on_the_given_device():
     assert common.matmul_peak_gflops("fp32", size=256, repeats=2, device="cpu") > 0
     assert common.memory_bandwidth_gbs("cpu", megabytes=8, repeats=2) > 0
+
+
+def test_the_lesson_bench_reports_how_far_the_lesson_tabs_estimate_was(monkeypatch, capsys, playground_home):
+    """lesson_estimate_error compares the time the job was priced at before it started with lesson_s; the job itself
+    is faked here (the bench runs it for real)."""
+    import json
+    import time
+
+    from bench.lesson import bench_lesson
+    from trainers import jobs, runs, timing
+
+    device, dtype = timing.machine()
+    kinds = {"train-full": 1e-3, "train-lora": 1e-3, "eval": 1e-3, "judge": 0.0}
+    (playground_home / "timing.json").write_text(json.dumps({
+        timing.work_key("-" if kind == "judge" else "tiny", device, dtype, kind):
+            {"rate_s": rate, "overhead_s": 2.0, "updated_at": "2026-12-01T13:05:00+00:00", "samples": []}
+        for kind, rate in kinds.items()}))
+
+    def fake_supervise(job_id, *args, **kwargs):
+        time.sleep(0.2)
+        return jobs.update_job(job_id, status="completed", ended_at=runs.now_iso())
+
+    monkeypatch.setattr("trainers.job_queue.supervise", fake_supervise)
+    bench_lesson("tiny")
+    lines = {row["name"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    seconds, row = lines["lesson_s"]["value"], lines["lesson_estimate_error"]
+    assert row["estimated_s"] > 5 * 2.0 and row["missing"] is None  # five phases' fixed cost, and their work
+    assert row["value"] == pytest.approx((row["estimated_s"] - seconds) / seconds, rel=1e-3)

@@ -384,6 +384,8 @@ def test_lesson_prepares_the_class_preset_and_retrains_a_stage_live(page):
 
 
 def test_cancel_resume_and_delete_a_run(page):
+    from playwright.sync_api import expect
+
     open_tab(page, "Train")
     page.get_by_label("3 · LoRA (adapters)").check()
     expect_text(page, "train-estimate", "trainable parameters", timeout=LONG)
@@ -394,6 +396,14 @@ def test_cancel_resume_and_delete_a_run(page):
     expect_text(page, "train-message", "(job ", timeout=LONG)
     expect_text(page, "train-progress", "cancel-me", timeout=LONG)
     expect_text(page, "train-progress", "running", timeout=LONG)
+    # a reload re-attaches, and the form shows the run being watched, not the Stage 1 defaults
+    page.reload()
+    page.locator("#header-status").wait_for()
+    open_tab(page, "Train")
+    expect_text(page, "train-progress", "cancel-me", timeout=LONG)
+    expect(page.get_by_label("3 · LoRA (adapters)")).to_be_checked()
+    expect(page.locator("#train-run_name input, #train-run_name textarea").first).to_have_value("cancel-me")
+    expect(page.locator("#train-max_steps input").first).to_have_value("500")
     page.locator("#train-cancel").click()
     expect_text(page, "train-message", "Cancelling")
     expect_text(page, "train-progress", "cancelled", timeout=LONG)

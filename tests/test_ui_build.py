@@ -146,6 +146,35 @@ def test_estimate_and_export_match_a_real_lora_run(tiny_config, train_now):
     assert json.loads((folder / "config.json").read_text())["num_hidden_layers"] == 2
 
 
+def test_the_estimate_leaves_torch_default_dtype_alone_while_a_model_loads(tiny_config):
+    """The Train tab's estimate runs in the app process, where the chat hub may be loading its bf16 base in another
+    thread: transformers builds models under torch.set_default_dtype, which is process-wide, and an estimate built
+    that way gave the base fp32 weights among bf16 ones (a chat then failed on mixed dtypes)."""
+    import threading
+
+    import torch
+    from transformers.modeling_utils import local_torch_dtype
+
+    from trainers.estimate import estimate_training
+
+    seen, loading, done = set(), threading.Event(), threading.Event()
+
+    def load_base():
+        with local_torch_dtype(torch.bfloat16):
+            loading.set()
+            while not done.is_set():
+                seen.add(torch.empty(1).dtype)  # what a weight created by this load would get
+
+    thread = threading.Thread(target=load_base)
+    thread.start()
+    loading.wait(10)
+    for _ in range(3):
+        estimate_training(tiny_config("stage3_lora.yaml"))
+    done.set()
+    thread.join(10)
+    assert seen == {torch.bfloat16} and torch.get_default_dtype() == torch.float32
+
+
 def test_export_refuses_a_full_run(tmp_path, monkeypatch):
     from trainers import runs
     from trainers.export import merge_adapter

@@ -43,7 +43,8 @@ class PeakMemory:
 
 
 class MetricsCallback(TrainerCallback):
-    """Appends one JSON line per logging step and stops training at the next step once `stop_event` is set.
+    """Appends one JSON line per logging step (and one per held-out evaluation: step, eval_loss) and stops training at
+    the next step once `stop_event` is set.
 
     Tokens come from the Trainer's `num_input_tokens_seen`: counted on the batch actually trained and summed over all
     ranks. Counting inside the collator would see the batch the dataloader prefetches (a step late, zero at the end of
@@ -55,6 +56,7 @@ class MetricsCallback(TrainerCallback):
         self.start = self.last_time = time.perf_counter()
         self.start_tokens = self.last_tokens = 0
         self.losses = []
+        self.eval_s = self._eval_since_log = 0.0  # seconds in the eval loop: not training, so not in tokens/s
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.start = self.last_time = time.perf_counter()
@@ -72,14 +74,26 @@ class MetricsCallback(TrainerCallback):
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "eval_loss" in logs:
+            self._log_eval(state, logs)
         if not logs or "loss" not in logs or not state.is_world_process_zero:
             return
         now = time.perf_counter()
         tokens = state.num_input_tokens_seen - self.last_tokens
+        seconds = now - self.last_time - self._eval_since_log
         row = {"step": state.global_step, "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
-               "grad_norm": logs.get("grad_norm"), "tokens_per_second": tokens / max(now - self.last_time, 1e-9),
+               "grad_norm": logs.get("grad_norm"), "tokens_per_second": tokens / max(seconds, 1e-9),
                "elapsed_s": round(now - self.start, 3), "epoch": logs.get("epoch")}
-        self.last_time, self.last_tokens = now, state.num_input_tokens_seen
+        self.last_time, self.last_tokens, self._eval_since_log = now, state.num_input_tokens_seen, 0.0
         self.losses.append(logs["loss"])
         if self.run_id:
             append_metrics(self.run_id, row)
+
+    def _log_eval(self, state, logs):
+        runtime = float(logs.get("eval_runtime") or 0.0)
+        self.eval_s += runtime
+        self._eval_since_log += runtime
+        if self.run_id and state.is_world_process_zero:
+            append_metrics(self.run_id, {"step": state.global_step, "eval_loss": logs["eval_loss"],
+                                         "eval_mean_token_accuracy": logs.get("eval_mean_token_accuracy"),
+                                         "elapsed_s": round(time.perf_counter() - self.start, 3)})

@@ -14,7 +14,8 @@ from trainers.data import FORMATS
 from trainers.paths import CONFIGS
 
 # transformers schedulers that run from `lr_scheduler_type` alone (the others need `lr_scheduler_kwargs` or an
-# eval loop, which this config does not expose); a test checks each against transformers' SchedulerType.
+# evaluation metric every step, which the optional held-out loss does not give); a test checks each against
+# transformers' SchedulerType.
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial",
               "inverse_sqrt")
 
@@ -61,7 +62,12 @@ class TrainConfig:
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         metadata={"help": "module names that get adapters (attention and MLP projections), or ['all-linear']"})
-    seed: int = field(default=42, metadata={"help": "seed of model init, data order and dropout"})
+    seed: int = field(default=42, metadata={"help": "seed of model init, data order, dropout and the held-out rows"})
+    # off by default: the presets train on every row, and a held-out loss costs forward passes on a CPU
+    eval_fraction: float = field(default=0.0, metadata={
+        "help": "share of rows held out for a validation loss (0 = off, below 0.5); same rows for the same seed"})
+    eval_steps: int = field(default=10, metadata={
+        "help": "steps between validation-loss evaluations (and one at the end), when eval_fraction > 0"})
     logging_steps: int = field(default=1, metadata={"help": "steps between metrics.jsonl lines"})
     save_steps: int = field(default=20, metadata={"help": "steps between resumable checkpoints (0 = none)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, mps"})
@@ -84,7 +90,10 @@ class TrainConfig:
                   ("gradient_accumulation_steps", self.gradient_accumulation_steps >= 1, "must be >= 1"),
                   ("lora_r", self.lora_r >= 1, "must be >= 1"),
                   ("lora_alpha", self.lora_alpha > 0, "must be > 0"),
-                  ("lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)")]
+                  ("lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)"),
+                  ("eval_fraction", 0 <= self.eval_fraction < 0.5,
+                   "must be in [0, 0.5): a share of the rows to hold out, most rows still train"),
+                  ("eval_steps", self.eval_steps >= 1, "must be >= 1")]
         problems += [f"{name}: {message} (got {getattr(self, name)})" for name, ok, message in checks if not ok]
         if self.init_from and self.stage != "stage3":
             problems.append("init_from: only stage3 trains on top of an earlier run")

@@ -32,6 +32,10 @@ def _meta_model(path: str):
     config = AutoConfig.from_pretrained(path)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
+    # Without a dtype, from_config leaves torch's default dtype alone. That default is process-wide: set and reset
+    # here while the app's hub loads its bf16 base in another thread, it gave that base fp32 weights among bf16
+    # ones. Shapes are all an estimate needs.
+    config.dtype = None
     with torch.device("meta"):
         return AutoModelForCausalLM.from_config(config), config
 
@@ -50,20 +54,48 @@ def count_trainable(model, config: TrainConfig) -> dict:
     return {"total": total, "lora": lora, "adapted_modules": len(adapted), "quantizable": quantizable}
 
 
-def typical_row_tokens(config: TrainConfig, quantile: float = 0.95, sample: int = 512) -> int:
-    """Tokens in a long-ish training row of the config's dataset (the 95th percentile of the first rows, rendered as
-    the stage renders them), capped at max_length: batches are padded to their longest row, not to max_length."""
+_LENGTHS: dict[tuple, tuple[list[int], int]] = {}
+LENGTHS_KEPT = 32
+
+
+def row_token_lengths(config: TrainConfig, sample: int = 512) -> tuple[list[int], int]:
+    """(sorted token counts of the first `sample` rows of the config's dataset, rendered as the stage renders them;
+    the number of rows in the dataset). The memory and the time estimates both start from these. Kept per dataset
+    file version and the settings that change a rendering, because the tabs ask again on every form change."""
+    import os
+
+    from trainers.sft_core import resolve_dataset
+    from trainers.stages import check_training_format
+
+    check_training_format(config)  # ValueError for rows the stage does not train on: nothing to size
+    path = resolve_dataset(config.dataset)
+    key = (base_for(config), path, os.path.getmtime(path) if os.path.isfile(path) else None, config.stage,
+           config.data_format, config.randomize_templates, config.template_seed, sample)
+    if key not in _LENGTHS:
+        if len(_LENGTHS) >= LENGTHS_KEPT:
+            _LENGTHS.clear()
+        _LENGTHS[key] = _measure_row_tokens(config, path, sample)
+    return _LENGTHS[key]
+
+
+def _measure_row_tokens(config: TrainConfig, path: str, sample: int) -> tuple[list[int], int]:
     from trainers.data import load_valid_rows
     from trainers.models import load_tokenizer
-    from trainers.sft_core import resolve_dataset
-    from trainers.stages import STAGE_MODULES, check_training_format
+    from trainers.stages import STAGE_MODULES
 
     tokenizer = load_tokenizer(base_for(config))
-    check_training_format(config)  # ValueError for rows the stage does not train on: nothing to size
-    fmt, records = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None)
+    fmt, records = load_valid_rows(path, config.data_format or None)
     examples = STAGE_MODULES[config.stage].render_rows(records[:sample], fmt, tokenizer, config)
     lengths = sorted(len(tokenizer(e["prompt"] + e["completion"], add_special_tokens=False)["input_ids"])
                      for e in examples)
+    return lengths, len(records)
+
+
+def typical_row_tokens(config: TrainConfig, quantile: float = 0.95, sample: int = 512,
+                       lengths: list[int] | None = None) -> int:
+    """Tokens in a long-ish training row of the config's dataset (the 95th percentile of the first rows, rendered as
+    the stage renders them), capped at max_length: batches are padded to their longest row, not to max_length."""
+    lengths = sorted(row_token_lengths(config, sample)[0] if lengths is None else lengths)
     return min(config.max_length, lengths[int(quantile * (len(lengths) - 1))]) if lengths else config.max_length
 
 

@@ -111,9 +111,12 @@ def supervise(job_id: str, local_stop=None, in_process: bool = False, on_phase=N
             break
         if on_phase:
             on_phase(index, phase)
+        started = time.perf_counter()
         status = run_phase(job_id, index, local_stop) if in_process else _spawn_phase(job_id, index, local_stop)
+        _record_phase_seconds(job_id, index, time.perf_counter() - started)
         if status != "completed":
             break
+    _learn_timing(job_id)
     record = jobs.read_job(job_id)
     done = [p for p in record["phases"] if p["status"] == "completed"]
     ended = next((p for p in record["phases"] if p["status"] in ("failed", "cancelled")), None)
@@ -125,6 +128,23 @@ def supervise(job_id: str, local_stop=None, in_process: bool = False, on_phase=N
     return record
 
 
+def _record_phase_seconds(job_id: str, index: int, seconds: float) -> None:
+    """The phase's wall time as the supervisor saw it: the worker's start and exit included, since they are part of
+    what a person waits for (the worker is gone by now, so this write is the only one)."""
+    record = jobs.read_job(job_id)
+    record["phases"][index]["measured_s"] = round(seconds, 2)
+    jobs.write_job(record)
+
+
+def _learn_timing(job_id: str) -> None:
+    from trainers.timing import learn_from_job
+
+    try:
+        learn_from_job(job_id)
+    except Exception:  # a calibration that cannot be written must not fail a job that did its work
+        traceback.print_exc()
+
+
 class JobQueue:
     def __init__(self):
         self._lock = threading.Condition()
@@ -133,11 +153,14 @@ class JobQueue:
         self.current: str | None = None
 
     def submit(self, kind: str, phases: list[dict], owner: str = "local", title: str = "", run_ids=()) -> dict:
+        from trainers.timing import safe_estimate
+
+        estimate = safe_estimate(phases)  # reads datasets and tokenizers: not while holding the queue's lock
         with self._lock:
             held = self._held_runs() & set(run_ids)
             if held:
                 raise JobBusy(f"run {sorted(held)[0]} already belongs to a queued or running job")
-            record = jobs.create_job(kind, phases, owner, title, run_ids)
+            record = jobs.create_job(kind, phases, owner, title, run_ids, estimate=estimate)
             self._enqueue(record["id"])
         return record
 

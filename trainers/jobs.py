@@ -27,7 +27,7 @@ from trainers.paths import jobs_dir
 STATUSES = runs.STATUSES
 FINISHED = runs.FINISHED
 JOB_KEYS = ("id", "kind", "status", "owner", "title", "created_at", "started_at", "ended_at", "progress", "eta_s",
-            "run_ids", "result", "error")
+            "run_ids", "result", "error", "estimated_s", "measured_s")
 PROGRESS_EVERY_S = 0.5  # progress is rewritten at most this often (a training step can take 50 ms)
 
 
@@ -52,13 +52,22 @@ def phase(name: str, kind: str, **spec) -> dict:
 
 
 def create_job(kind: str, phases: list[dict], owner: str = "local", title: str = "", run_ids=(),
-               job_id: str | None = None) -> dict:
+               job_id: str | None = None, estimate: dict | None = None) -> dict:
+    """A queued job. It carries the seconds trainers.timing predicts for it and each phase (`estimated_s`, None
+    where this machine has not measured that kind of work yet; `estimate` when the caller has it already); the
+    supervisor adds `measured_s` when it ends."""
+    from trainers.timing import safe_estimate
+
     job_id = job_id or new_job_id(kind)
+    estimate = estimate or safe_estimate(phases)  # before anything runs: what the job is measured against
+    for phase, predicted in zip(phases, estimate["phases"], strict=True):
+        phase.update(estimated_s=predicted["seconds"], timing_key=predicted["key"])
     job_path(job_id).mkdir(parents=True)
     record = dict.fromkeys(JOB_KEYS)
     record.update(id=job_id, kind=kind, status="queued", owner=owner, title=title or kind, created_at=runs.now_iso(),
                   progress={"done": 0, "total": None, "unit": "", "phase": phases[0]["name"] if phases else ""},
-                  run_ids=list(run_ids), result={}, error="", phases=phases,
+                  run_ids=list(run_ids), result={}, error="", phases=phases, estimated_s=estimate["seconds"],
+                  estimate={k: estimate.get(k) for k in ("missing", "calibrated_at", "error")},
                   supervisor=process_identity(), worker=None)
     write_job(record)
     append_event(job_id, event="queued", kind=kind, title=record["title"])

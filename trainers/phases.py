@@ -9,6 +9,8 @@ raises `Cancelled` when ctx says stop, any other exception when it fails. They r
     answers {models, prompts, ...}         a large grid of answers (the paraphrase test) through answer_grid
 """
 
+import time
+
 from trainers import runs
 from trainers.jobs import Cancelled, JobContext
 
@@ -69,7 +71,8 @@ def run_eval(spec: dict, ctx: JobContext) -> dict:
     ctx.progress(total, total, "answers", force=True)  # answers from the cache never reported progress
     meta = report.get("meta", {})
     return {"report": f"{spec['out_dir']}/report.json", "out_dir": spec["out_dir"], "queries": meta.get("queries"),
-            "generated": meta.get("generated"), "cached": meta.get("cached"), "seconds": meta.get("seconds")}
+            "generated": meta.get("generated"), "cached": meta.get("cached"), "seconds": meta.get("seconds"),
+            "generate_s": meta.get("generate_s")}
 
 
 def _trained_runs(ctx: JobContext) -> list[str]:
@@ -102,9 +105,12 @@ def run_answers(spec: dict, ctx: JobContext) -> dict:
 
     total = len(spec["models"]) * len(spec["prompts"])
     ctx.progress(0, total, "answers", force=True)
-    answers = answer_grid(ModelHub(spec["base_model"]), spec["models"], spec["prompts"],
-                          int(spec.get("max_new_tokens", 64)), progress=lambda n: ctx.advance(n, total, "answers"))
-    return {"answers": answers}
+    hub = ModelHub(spec["base_model"])
+    hub.ensure_base()
+    started = time.perf_counter()
+    answers = answer_grid(hub, spec["models"], spec["prompts"], int(spec.get("max_new_tokens", 64)),
+                          progress=lambda n: ctx.advance(n, total, "answers"))
+    return {"answers": answers, "generated": total, "generate_s": round(time.perf_counter() - started, 3)}
 
 
 PHASES = {"train": run_train, "eval": run_eval, "judge": run_judge, "export": run_export, "answers": run_answers}

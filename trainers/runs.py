@@ -9,6 +9,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def create_run(run_id: str, config: dict) -> Path:
     (path / "metrics.jsonl").touch()
     record = dict.fromkeys(RUN_KEYS)
     record.update(id=run_id, stage=config["stage"], method=config["method"], base_model=config["base_model"],
-                  dataset=config["dataset"], status="queued", error="", **process_identity())
+                  dataset=config["dataset"], status="queued", error="", name=config.get("run_name") or "",
+                  **process_identity())
     write_run(run_id, record)
     return path
 
@@ -105,8 +107,25 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def read_all_metrics(run_id: str) -> tuple[list[dict], list[dict]]:
+    """metrics.jsonl read once: (training lines {step, loss, learning_rate, ...}, validation lines {step, eval_loss,
+    ...}, present when the run held rows out)."""
+    rows = read_jsonl(run_path(run_id) / "metrics.jsonl")
+    return [r for r in rows if "loss" in r], [r for r in rows if "eval_loss" in r]
+
+
 def read_metrics(run_id: str) -> list[dict]:
-    return read_jsonl(run_path(run_id) / "metrics.jsonl")
+    return read_all_metrics(run_id)[0]
+
+
+def read_eval_metrics(run_id: str) -> list[dict]:
+    return read_all_metrics(run_id)[1]
+
+
+def write_held_out(run_id: str, records: list[dict]) -> None:
+    """The rows a run kept out of training (`heldout.jsonl`), so anyone can see what its validation loss is on."""
+    atomic_write(run_path(run_id) / "heldout.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                             for r in records))
 
 
 def append_metrics(run_id: str, row: dict) -> None:
@@ -161,6 +180,71 @@ def delete_run(run_id: str) -> None:
     if read_run(run_id).get("status") == "running":
         raise RuntimeError(f"run {run_id} is still running; cancel it first")
     shutil.rmtree(run_path(run_id))
+
+
+STAGE_NAMES = {"stage1": "Stage 1", "stage2": "Stage 2", "stage3": "Stage 3"}
+METHOD_NAMES = {"full": "full", "lora": "LoRA", "qlora": "QLoRA"}
+ID_STAMP = "%Y%m%d-%H%M%S"  # new_run_id's prefix, in local time
+
+
+def run_name(record: dict) -> str:
+    """The name the user gave the run (`run_name`), "" when none. Runs recorded before run.json kept it carry it in
+    their id, after the stamp, stage and method."""
+    if record.get("name") is not None:
+        return record["name"]
+    prefix = f"-{record.get('stage')}-{record.get('method')}-"
+    rid = record.get("id") or ""
+    return rid.split(prefix, 1)[1] if prefix in rid else ""
+
+
+def created_local(record: dict) -> datetime | None:
+    """When the run was created, in local time: from its id's stamp (what the user saw when starting it), else from
+    started_at (ids given by hand)."""
+    try:
+        return datetime.strptime((record.get("id") or "")[:15], ID_STAMP)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(record["started_at"]).astimezone().replace(tzinfo=None)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def run_label(record: dict, seconds: bool = False) -> str:
+    """What a person reads for a run wherever one is listed: "Stage 2 · full · 14:05 · my-name", with the date for a
+    run of another day (and the year for one of another year) and the status unless it completed. The run id stays
+    the value underneath."""
+    parts = [STAGE_NAMES.get(record.get("stage"), str(record.get("stage") or "run")),
+             METHOD_NAMES.get(record.get("method"), str(record.get("method") or "?"))]
+    when = created_local(record)
+    if when is not None:
+        clock = when.strftime("%H:%M:%S" if seconds else "%H:%M")
+        today = datetime.now()
+        day = f"{when:%b} {when.day}" + ("" if when.year == today.year else f" {when.year}")
+        parts.append(clock if when.date() == today.date() else f"{day} {clock}")
+    if run_name(record):
+        parts.append(run_name(record))
+    label = " · ".join(parts)
+    status = record.get("status")
+    return label if status in (None, "completed") else f"{label} ({status})"
+
+
+def run_labels(records: list[dict]) -> dict[str, str]:
+    """{run id: label} for runs listed together: runs of one stage and method started in the same minute show their
+    seconds, and any still alike their id."""
+    labels = {r["id"]: run_label(r) for r in records}
+    for widen in (lambda r: run_label(r, seconds=True), lambda r: f"{run_label(r, seconds=True)} [{r['id']}]"):
+        counts = Counter(labels.values())
+        labels = {r["id"]: widen(r) if counts[labels[r["id"]]] > 1 else labels[r["id"]] for r in records}
+    return labels
+
+
+def label_of(run_id: str) -> str:
+    """The label of a run named by id (the id itself when its record cannot be read)."""
+    try:
+        return run_label(read_run(run_id))
+    except (OSError, ValueError):
+        return run_id
 
 
 def duration_s(record: dict) -> float | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from trainers import runs
 from trainers.config import TrainConfig
 from trainers.data import DatasetError, Problem, load_valid_rows
+from trainers.holdout import split_rows
 from trainers.models import count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
 from trainers.paths import ASSETS, datasets_dir
 
@@ -50,16 +51,29 @@ def use_bf16(config: TrainConfig, device: str) -> bool:
     return pick_dtype(device) == torch.bfloat16
 
 
-def build_dataset(config: TrainConfig, tokenizer, render_rows):
-    """The training rows as TRL's prompt-completion dataset, rendered by the stage's `render_rows(records, fmt,
-    tokenizer, config)`; DatasetError lists every bad row (shape, or length once rendered)."""
+def build_datasets(config: TrainConfig, tokenizer, render_rows):
+    """(training rows, held-out rows or None, the held-out source rows) as TRL's prompt-completion datasets, rendered
+    by the stage's `render_rows(records, fmt, tokenizer, config)`. Every row is rendered before `eval_fraction` of
+    them is held out, so the training rows are those of a run without a split, minus the held-out ones.
+    DatasetError lists every bad row (shape, or length once rendered); ValueError says a split leaves too few."""
     from datasets import Dataset
 
     fmt, records, lines = load_valid_rows(resolve_dataset(config.dataset), config.data_format or None, tokenizer,
                                           config.max_length, with_lines=True)
     examples = render_rows(records, fmt, tokenizer, config)
     check_rendered_length(examples, lines, tokenizer, config.max_length, config.dataset)
-    return Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
+    train_idx, held_idx = split_rows(records, config.eval_fraction, config.seed)
+
+    def rows(indices):
+        return Dataset.from_list([{"prompt": examples[i]["prompt"], "completion": examples[i]["completion"]}
+                                  for i in indices])
+
+    return rows(train_idx), rows(held_idx) if held_idx else None, [records[i] for i in held_idx]
+
+
+def build_dataset(config: TrainConfig, tokenizer, render_rows):
+    """The training rows only (what preflight checks and most callers need)."""
+    return build_datasets(config, tokenizer, render_rows)[0]
 
 
 def check_rendered_length(examples: list[dict], lines: list[int], tokenizer, max_length: int, source: str) -> None:
@@ -75,7 +89,8 @@ def check_rendered_length(examples: list[dict], lines: list[int], tokenizer, max
         raise DatasetError(too_long, source)
 
 
-def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):
+def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool, evaluate: bool = False):
+    """`evaluate`: a held-out set is given, so the Trainer's eval loop measures its loss every eval_steps."""
     from trl import SFTConfig
 
     return SFTConfig(
@@ -95,6 +110,9 @@ def sft_args(config: TrainConfig, run_dir: Path, device: str, bf16: bool):
         use_cpu=device == "cpu", disable_tqdm=True, dataloader_num_workers=0, save_only_model=False,
         # the Trainer counts the tokens of each trained batch, summed over ranks; padding-free rows carry no pads
         include_num_input_tokens_seen="all" if config.packing or config.padding_free else "non_padding",
+        eval_strategy="steps" if evaluate else "no", eval_steps=config.eval_steps,
+        per_device_eval_batch_size=config.per_device_train_batch_size,
+        prediction_loss_only=True,  # the loss is all we show; gathering every position's logits would cost memory
     )
 
 
@@ -115,7 +133,9 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, render_rows,
     torch.manual_seed(config.seed)
     base_path = base_for(config)
     tokenizer = load_tokenizer(base_path)
-    dataset = build_dataset(config, tokenizer, render_rows)
+    dataset, held_out, held_records = build_datasets(config, tokenizer, render_rows)
+    if held_records:
+        runs.write_held_out(run_id, held_records)
     bf16 = use_bf16(config, device)
     with PeakMemory(device) as memory:
         model = build_model(config, base_path, device, bf16)
@@ -125,17 +145,19 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, render_rows,
         trainable, total = count_parameters(model)
         runs.update_run(run_id, trainable_params=trainable, total_params=total)
         trainer_class = sft_trainer_class(config.compact_head)  # TRL's own SFTTrainer outside the tested TRL
-        trainer = trainer_class(model=model, args=sft_args(config, run_dir, device, bf16), train_dataset=dataset,
-                              processing_class=tokenizer)
+        trainer = trainer_class(model=model, args=sft_args(config, run_dir, device, bf16, held_out is not None),
+                                train_dataset=dataset, eval_dataset=held_out, processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them
         callback = MetricsCallback(run_id, stop_event, on_step)
         trainer.add_callback(callback)
         started = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume_from)
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started - callback.eval_s  # throughput is training's, not the eval loop's
     artifact = save_artifact(trainer, tokenizer, run_dir, config)
+    tokens = callback.session_tokens(trainer.state)
     return {"trainable_params": trainable, "total_params": total, "peak_memory_mb": round(memory.peak_mb, 1),
-            "tokens_per_second": round(callback.session_tokens(trainer.state) / max(seconds, 1e-9), 1),
+            "tokens_per_second": round(tokens / max(seconds, 1e-9), 1), "tokens_trained": tokens,
+            "train_s": round(seconds, 3), "eval_s": round(callback.eval_s, 3), "held_out_rows": len(held_records),
             "world_size": trainer.accelerator.num_processes,  # processes that trained this one model (DDP ranks)
             "final_loss": callback.losses[-1] if callback.losses else None, "artifact_dir": artifact,
             "cancelled": bool(stop_event is not None and stop_event.is_set())}

@@ -51,7 +51,7 @@ def prepare_resume(run_id: str) -> tuple[TrainConfig, str | None]:
     config = build_config(runs.read_config(run_id))
     checkpoint = runs.latest_checkpoint(run_id)
     step = int(checkpoint.name.split("-")[-1]) if checkpoint else 0
-    kept = [m for m in runs.read_metrics(run_id) if m.get("step", 0) <= step]
+    kept = [m for m in runs.read_jsonl(runs.run_path(run_id) / "metrics.jsonl") if m.get("step", 0) <= step]
     path = runs.run_path(run_id) / "metrics.jsonl"
     path.write_text("".join(json.dumps(m) + "\n" for m in kept))
     runs.update_run(run_id, status="queued", error="", **process_identity())
