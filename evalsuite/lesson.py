@@ -22,10 +22,12 @@ LIVE_CONFIGS = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml"
 def submit_lesson(out_dir, base_model: str = "embedded", steps: int = 0, limit: int = LESSON_LIMIT,
                   owner: str = "local", queue=None) -> dict:
     from trainers.job_queue import QUEUE
+    from trainers.submit import check_phases
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     phases = reproduce_phases(out_dir, base_model, steps, limit, max_new_tokens=32, stages=LESSON_STAGES,
                               preset=LESSON_PRESET, label="lesson")
+    check_phases(phases)
     return (queue or QUEUE).submit("lesson", phases, owner=owner, title=f"prepare the lesson on {base_model}")
 
 
