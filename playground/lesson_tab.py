@@ -13,7 +13,10 @@ import gradio as gr
 from playground import resources
 from playground.common import escape, notice
 from playground.jobs_panel import job_html
+from playground.workspace import owned
+from trainers.owners import may_see
 from trainers.paths import home
+from trainers.validate import form_number
 
 STEPS = (
     ("Stage 1", "1 · Plain SFT",
@@ -35,30 +38,34 @@ def _out_dir():
     return home() / "lesson" / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def prepare_lesson(steps, limit, base_model: str | None = None):
+def prepare_lesson(steps, limit, base_model: str | None = None, owner: str = "local"):
     """Queue the class preset as one job: (message, job id)."""
     from evalsuite.lesson import LESSON_LIMIT, submit_lesson
     from trainers.job_queue import JobBusy
+    from trainers.names import check_model_name
 
-    steps = int(steps or 0)
-    if steps < 0:
-        return notice(f"steps: must be >= 0 (got {steps})"), gr.skip()
-    limit = int(limit) if limit and int(limit) > 0 else LESSON_LIMIT
+    steps, problem = form_number("steps", steps or 0, minimum=0)
+    limit, problem = (limit, problem) if problem else form_number("limit", limit or 0, minimum=0)
+    if problem:
+        return notice(problem), gr.skip()
     try:
-        job = submit_lesson(_out_dir(), (base_model or resources.default_base()).strip(), steps, limit)
+        base = check_model_name(str(base_model or resources.default_base()).strip())
+        job = submit_lesson(_out_dir(), base, steps, limit or LESSON_LIMIT, owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
     return (f"Preparing the lesson as job `{job['id']}`: three trainings, an evaluation and the verdicts. Run it "
             "before class; each step below fills in when it is done."), job["id"]
 
 
-def live_retrain(stage: str, base_model: str | None = None):
+def live_retrain(stage: str, base_model: str | None = None, owner: str = "local"):
     """One stage again, with the short live preset: (message, job id)."""
     from evalsuite.lesson import submit_live_retrain
     from trainers.job_queue import JobBusy
+    from trainers.names import check_model_name
 
     try:
-        run_id, job = submit_live_retrain(stage, (base_model or resources.default_base()).strip())
+        base = check_model_name(str(base_model or resources.default_base()).strip())
+        run_id, job = submit_live_retrain(str(stage), base, owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {str(err).splitlines()[0]}"), gr.skip()
     return f"Retraining {stage} live: run `{run_id}` (job `{job['id']}`); the Train tab shows its loss curve.", \
@@ -77,7 +84,7 @@ def step_results(claims: list[dict]) -> list[str]:
     return out
 
 
-def follow_lesson(job_id: str | None, shown: str | None):
+def follow_lesson(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: the preparation's progress and phases, then each step's results, drawn once."""
     from playground.evaluate_tab import phases_table
     from trainers import jobs
@@ -89,16 +96,18 @@ def follow_lesson(job_id: str | None, shown: str | None):
         record = jobs.read_job(job_id)
     except (OSError, ValueError):
         return job_html(job_id), *skip
+    if not may_see(record, owner):
+        return "", *skip
     if record["status"] != "completed" or shown == job_id:
         return job_html(job_id), phases_table(record), *(gr.skip(),) * (1 + len(STEPS))
     claims = json.loads(Path(record["result"]["claims"]).read_text()).get("claims", [])
     return job_html(job_id), phases_table(record), job_id, *step_results(claims)
 
 
-def latest_lesson(job_id: str | None):
+def latest_lesson(job_id: str | None, owner: str | None = None):
     from trainers import jobs
 
-    return job_id or next((r["id"] for r in jobs.list_jobs() if r["kind"] == "lesson"), None)
+    return job_id or next((r["id"] for r in jobs.list_jobs() if r["kind"] == "lesson" and may_see(r, owner)), None)
 
 
 def create_lesson_tab():
@@ -134,12 +143,12 @@ def create_lesson_tab():
         live_progress = gr.HTML(elem_id="lesson-live-progress")
         shown = gr.State(None)
         timer = gr.Timer(2.0)
-    prepare_btn.click(prepare_lesson, [steps, limit], [message, job], api_name="prepare_lesson")
-    live_click = live_btn.click(live_retrain, [stage], [live_message, live_job], api_name="live_retrain")
-    timer.tick(follow_lesson, [job, shown], [progress, phases, shown, *results], show_progress="hidden",
+    prepare_btn.click(owned(prepare_lesson), [steps, limit], [message, job], api_name="prepare_lesson")
+    live_click = live_btn.click(owned(live_retrain), [stage], [live_message, live_job], api_name="live_retrain")
+    timer.tick(owned(follow_lesson), [job, shown], [progress, phases, shown, *results], show_progress="hidden",
                queue=False)
     timer.tick(job_html, live_job, live_progress, show_progress="hidden", queue=False)
-    return {"attach": (latest_lesson, [job], [job]), "live_click": live_click, "live_job": live_job}
+    return {"attach": (owned(latest_lesson), [job], [job]), "live_click": live_click, "live_job": live_job}
 
 
 def run_of_job(job_id: str | None):
