@@ -79,7 +79,7 @@ def owner_of(request: gr.Request | None) -> str:
         return LOCAL
     username = getattr(request, "username", None) if request is not None else None
     if username:
-        return "u-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in str(username))[:64]
+        return "u-" + "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in str(username))[:60]
     session = getattr(request, "session_hash", None) if request is not None else None
     if not session:
         return "anonymous"  # no session, no workspace: sees only what everyone sees
@@ -110,7 +110,10 @@ def claim_workspace(token, request: gr.Request):
 def create_workspace(demo: gr.Blocks):
     """The browser's token and the load event that binds the page to its workspace; later load events chain on the
     returned dependency, so they run as the workspace's owner."""
-    token = gr.BrowserState(None, storage_key="playground-workspace")
+    # BrowserState encrypts in the browser with a key the page receives; a fixed one (derived, one-way, from the
+    # signing key) lets a browser read its token back after the app restarts
+    browser_key = hmac.new(_key(), b"browser-state", hashlib.sha256).hexdigest()[:32] if public_mode() else None
+    token = gr.BrowserState(None, storage_key="playground-workspace", secret=browser_key)
     return demo.load(claim_workspace, token, token, show_progress="hidden")
 
 
