@@ -16,5 +16,10 @@ from playground.resources import start_warm_up  # noqa: E402
 demo = build_app()
 
 if __name__ == "__main__":
+    from evalsuite.sandbox import code_refusal, sandbox_status
+    from trainers.mode import mode
+
+    print(f"Mode: {mode()}. Code sandbox: {sandbox_status()['summary']}"
+          + (f" ({code_refusal()})" if code_refusal() else ""), flush=True)
     start_warm_up()
     demo.queue(default_concurrency_limit=2).launch(**launch_kwargs())

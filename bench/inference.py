@@ -92,6 +92,27 @@ def bench_eval(hub, targets: list[str], limit: int | None, subset: int = 12) -> 
                  batch_size=batch_size)
         timings[batch_size] = time.perf_counter() - started
     emit("eval_batched_speedup", timings[1] / timings[16], "x", target=">= 3", subset_queries=subset)
+    bench_continuous(hub, targets, subset)
+
+
+def bench_continuous(hub, targets: list[str], subset: int) -> None:
+    """The evaluation's answers for every target, continuous batching against chunks that each last as long as
+    their longest row, side by side."""
+    from evalsuite.suite import load_suite, select_queries
+    from evalsuite.variants import query_variants
+    from trainers.generate import answer_grid
+
+    prompts = [v["prompt"] for q in select_queries(load_suite(), subset) for v in query_variants(q)]
+    seconds, grids = {}, {}
+    for continuous in (False, True):
+        started = time.perf_counter()
+        grids[continuous] = answer_grid(hub, targets, prompts, 32, continuous=continuous)
+        seconds[continuous] = time.perf_counter() - started
+    same = sum(a == b for t in targets for a, b in zip(grids[False][t], grids[True][t], strict=True))
+    emit("eval_continuous_speedup", seconds[False] / seconds[True], "x", answers=len(prompts) * len(targets),
+         chunked_s=round(seconds[False], 1), continuous_s=round(seconds[True], 1),
+         same_answers=f"{same}/{len(prompts) * len(targets)}",
+         note="answers that differ part by bf16 batch-composition noise; fp32 gives the same (tests)")
 
 
 def bench_generation(hub, rows: int = 16, new_tokens: int = 64) -> None:

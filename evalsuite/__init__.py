@@ -4,7 +4,8 @@ and reports. See assets/eval/README.md for the suite format and `python -m evals
     suite.py       load_suite(), validate_suite(): assets/eval/suite.jsonl as Query objects
     scorers.py     score_answer(query, answer) -> (score, passed, why)
     ifeval.py      IFEval-style verifiable constraints (strict/loose, prompt/instruction level)
-    sandbox.py     run_code_tests(): a model's function against assert-tests in a limited subprocess
+    sandbox.py     run_code_tests(): a model's function against assert-tests in a kernel-confined subprocess
+                   (sandbox_child.py: Landlock, seccomp, uid drop); sandbox_status(), code_refusal()
     robustness.py  spread, worst case, consistency and flip rate across paraphrases and templates
     report.py      write_report(): report.json, report.csv, report.html; build_figures() for the app
 """

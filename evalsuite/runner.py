@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from evalsuite.report import write_report
+from evalsuite import sandbox
 from evalsuite.scorers import score_details
 from evalsuite.suite import load_suite, select_queries
 from evalsuite.variants import SEEN_TEMPLATES, query_variants  # noqa: F401 (the evaluate tab imports it from here)
@@ -68,8 +69,9 @@ class AnswerCache:
             f.write(json.dumps({"key": key, "answer": answer}) + "\n")
 
 
-def static_code_check(answer: str, check: dict) -> dict:
-    """Without the sandbox: does the answer define the asked-for function in valid Python? Labelled as such."""
+def static_code_check(answer: str, check: dict, refused: str | None = None) -> dict:
+    """Without the sandbox: does the answer define the asked-for function in valid Python? Labelled as such, with
+    `refused` (why the code was not run, see evalsuite.sandbox.code_refusal) in front when there is one."""
     from evalsuite.sandbox import extract_code
 
     try:
@@ -78,8 +80,8 @@ def static_code_check(answer: str, check: dict) -> dict:
         why = "defines the function" if ok else f"no function named {check['function']}"
     except SyntaxError as err:
         ok, why = False, f"not valid Python ({err.msg})"
-    return {"score": float(ok), "passed": ok, "why": f"static check only, code not executed: {why}",
-            "extra": {"executed": False}}
+    label = f"{refused}; static check only" if refused else "static check only, code not executed"
+    return {"score": float(ok), "passed": ok, "why": f"{label}: {why}", "extra": {"executed": False}}
 
 
 def _answers(hub, models, jobs, keys, cache, batch_size, max_new_tokens, progress) -> dict:
@@ -121,11 +123,15 @@ def run_eval(models: list[str], out_dir=None, base_model: str = "embedded", limi
     keys = {t: [AnswerCache.key(model_key(t, hub.base_name), j["query"].id, j["variant"], j["text"], max_new_tokens)
                 for j in jobs] for t in models}
     fresh = _answers(hub, models, jobs, keys, cache, batch_size, max_new_tokens, progress)
-    results = [score_row(t, job, fresh[t, i] if (t, i) in fresh else cache.entries[keys[t][i]], include_code)
-               for t in models for i, job in enumerate(jobs)]
+    # public mode runs model-written code only inside the full kernel sandbox, whoever asked for it (UI or API)
+    refused = sandbox.code_refusal() if include_code else None
+    results = [score_row(t, job, fresh[t, i] if (t, i) in fresh else cache.entries[keys[t][i]],
+                         include_code and not refused, refused) for t in models for i, job in enumerate(jobs)]
     meta = {"models": models, "base_model": hub.base_name, "queries": len(queries), "generated": len(fresh),
             "cached": len(results) - len(fresh), "seconds": round(time.perf_counter() - started, 1),
-            "max_new_tokens": max_new_tokens, "code_executed": include_code, "decoding": "greedy"}
+            "max_new_tokens": max_new_tokens, "code_executed": include_code and not refused,
+            "code_sandbox": sandbox.sandbox_status()["summary"] if include_code else None, "code_refused": refused,
+            "decoding": "greedy"}
     if out_dir:
         paths = write_report(results, out_dir, meta)
         return json.loads(Path(paths["json"]).read_text())
@@ -134,10 +140,10 @@ def run_eval(models: list[str], out_dir=None, base_model: str = "embedded", limi
     return build_report(results, meta)
 
 
-def score_row(target: str, job: dict, answer: str, include_code: bool) -> dict:
+def score_row(target: str, job: dict, answer: str, include_code: bool, refused: str | None = None) -> dict:
     query = job["query"]
     if query.check["type"] == "code" and not include_code:
-        details = static_code_check(answer, query.check)
+        details = static_code_check(answer, query.check, refused)
     else:
         details = score_details(query, answer)
     return {"model": target, "query_id": query.id, "category": query.category, "variant": job["variant"],

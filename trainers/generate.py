@@ -9,11 +9,14 @@ chat, which activates and renders exactly as a one-row `answer_grid` call does.
 A prompt is a string already rendered (sent as is) or a list of chat messages (rendered with each model's own
 tokenizer chat template, after `system`). The batching policy, the same for every caller: rows are (model, prompt)
 pairs grouped by the model object they run on (the resident base with its adapters; each full checkpoint alone),
-sorted by prompt length within a group (less padding), cut into chunks of at most `batch_size` rows. A chunk of
-one model activates it and generates plainly; a chunk mixing the base and adapters adds each row's LoRA update in
-one forward (stacked_lora.py), or uses PEFT's per-row `adapter_names` for adapters that cannot be stacked, or, where
-PEFT cannot mix them either (DoRA, extra trained modules), generates each model's rows of the chunk as their own
-batch.
+sorted by prompt length within a group (less padding). Greedy answers decode a group with continuous batching
+(trainers/continuous.py: at most `batch_size` rows at a time, a finished row's place taken by the next prompt), the
+base's and adapters' rows side by side with each row's LoRA update added in one forward (stacked_lora.py). When that
+cannot run (sampling, a model whose `generate` processes logits or keeps a sliding-window cache, adapters that
+cannot be stacked) the group is cut into chunks of at most `batch_size` rows, one `generate` each: a chunk of one
+model activates it and generates plainly; a chunk mixing the base and adapters uses stacked rows or PEFT's per-row
+`adapter_names`, or, where PEFT cannot mix them either (DoRA, extra trained modules), generates each model's rows of
+the chunk as their own batch.
 Left padding keeps every row's next token at the last position; greedy unless temperature > 0.
 """
 
@@ -135,11 +138,38 @@ def _generate_chunk(hub, chunk: list[tuple[str, int, str]], **kwargs) -> list[st
     return answers
 
 
-def answer_grid(hub, models: list[str], prompts: list, max_new_tokens: int = 64, system: str = "", progress=None,
-                batch_size: int = BATCH_ROWS, temperature: float = 0.0, top_p: float = 1.0) -> dict[str, list[str]]:
-    """{model: [answer for each prompt]} for "base", run ids or adapter folders, with the batching policy above.
+def _continuous_group(hub, rows: list[tuple[str, int, str]], step: int, max_new_tokens: int,
+                      progress) -> list[str] | None:
+    """A group's greedy answers with continuous batching (trainers/continuous.py), or None when it cannot run so:
+    a model whose `generate` processes logits or whose cache cannot be joined, or adapters that cannot be stacked."""
+    from trainers.continuous import continuous_greedy, supported
 
-    `progress(n)` is called with the number of answers finished after each chunk; an exception it raises (a
+    targets = list(dict.fromkeys(target for target, _, _ in rows))
+    texts = [text for _, _, text in rows]
+    if len(targets) == 1:
+        with activated(hub, targets[0]) as (model, tokenizer):
+            if not supported(model):
+                return None
+            return continuous_greedy(model, tokenizer, texts, max_new_tokens, step, on_done=progress)
+    if not supported(hub.model):
+        return None
+    names = [None if target == BASE else target for target, _, _ in rows]
+    with stacked_adapters(hub.model, names) as stacked:
+        if not stacked:
+            return None
+        return continuous_greedy(hub.model, hub.tokenizer, texts, max_new_tokens, step, on_done=progress,
+                                 on_rows=lambda batch: stacked.select([names[i] for i in batch]))
+
+
+def answer_grid(hub, models: list[str], prompts: list, max_new_tokens: int = 64, system: str = "", progress=None,
+                batch_size: int = BATCH_ROWS, temperature: float = 0.0, top_p: float = 1.0,
+                continuous: bool = True) -> dict[str, list[str]]:
+    """{model: [answer for each prompt]} for "base", run ids or adapter folders, with the batching policy above
+    (`continuous=False` keeps the chunks, which bench compares with).
+
+    Greedy answers use continuous batching where the model allows it (at most `batch_size` rows at a time, a
+    finished row's place taken by the next prompt); otherwise, and when sampling, chunks of `batch_size` rows each
+    run one `generate`. `progress(n)` is called with the number of answers finished; an exception it raises (a
     cancelled job) propagates and stops the generation. The hub lock is held throughout: the active adapter is
     state of the shared model."""
     models = list(dict.fromkeys(models))
@@ -150,6 +180,12 @@ def answer_grid(hub, models: list[str], prompts: list, max_new_tokens: int = 64,
         hub.ensure_base()
         for group in _groups(hub, models):
             rows = _rows(hub, group, prompts, system)
+            together = None if not continuous or (temperature and temperature > 0) else _continuous_group(
+                hub, rows, step, max_new_tokens, progress)
+            if together is not None:
+                for (target, i, _), answer in zip(rows, together, strict=True):
+                    answers[target][i] = answer
+                continue
             for start in range(0, len(rows), step):
                 chunk = rows[start:start + step]
                 for (target, i, _), answer in zip(chunk, _generate_chunk(hub, chunk, **settings), strict=True):

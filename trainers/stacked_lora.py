@@ -12,30 +12,32 @@ Only LoRA A/B are stacked. An adapter that also trains a bias on B (`lora_bias`)
 carries whole modules (`modules_to_save`, trainable tokens) would lose that part here, so the block declines and
 the caller uses PEFT's `adapter_names`, which handles them.
 
-    with stacked_adapters(peft_model, [None, "run-a", "run-b"]):   # rows: base, run-a, run-b
+    with stacked_adapters(peft_model, [None, "run-a", "run-b"]) as rows:   # rows: base, run-a, run-b
         model.generate(**batch)
+        rows.select(["run-b", None])                                          # another batch of the same adapters
 """
 
 from contextlib import contextmanager
 
 
-def _stack(layer, rows: list[str | None]):
-    """Per-row (A, B, scale) tensors for one LoRA layer, or None when it is not a plain LoRA Linear."""
+def _stack(layer, names: list[str]):
+    """(A^T, B^T, scale) for one LoRA layer with one entry per name in `names` after a zero entry (rows without an
+    adapter, or whose adapter skips this layer), or None when it is not a plain LoRA Linear."""
     import torch
 
-    names = {name for name in rows if name is not None and name in layer.lora_A}
-    if not names:
+    present = [name for name in names if name in layer.lora_A]
+    if not present:
         return ()
-    if any(name in getattr(layer, "lora_variant", {}) for name in names) or not isinstance(
-            layer.lora_A[next(iter(names))], torch.nn.Linear):
+    if any(name in getattr(layer, "lora_variant", {}) for name in present) or not isinstance(
+            layer.lora_A[present[0]], torch.nn.Linear):
         return None  # DoRA and other variants, or LoRA on embeddings: leave those to PEFT
-    rank = max(layer.lora_A[name].out_features for name in names)
-    sample = layer.lora_A[next(iter(names))].weight
-    a = sample.new_zeros(len(rows), rank, layer.in_features)
-    b = sample.new_zeros(len(rows), layer.out_features, rank)
-    scale = sample.new_zeros(len(rows), 1, 1)
-    for i, name in enumerate(rows):
-        if name in names:
+    rank = max(layer.lora_A[name].out_features for name in present)
+    sample = layer.lora_A[present[0]].weight
+    a = sample.new_zeros(len(names) + 1, rank, layer.in_features)
+    b = sample.new_zeros(len(names) + 1, layer.out_features, rank)
+    scale = sample.new_zeros(len(names) + 1, 1, 1)
+    for i, name in enumerate(names, start=1):
+        if name in present:
             r = layer.lora_A[name].out_features
             a[i, :r] = layer.lora_A[name].weight
             b[i, :, :r] = layer.lora_B[name].weight
@@ -43,18 +45,33 @@ def _stack(layer, rows: list[str | None]):
     return a.transpose(1, 2), b.transpose(1, 2), scale
 
 
-def _add_rows_update(stack):
-    import torch
+class RowAdapters:
+    """The hooked layers' per-row (A, B, scale), gathered for the rows of the batch that runs next."""
 
-    a_t, b_t, scale = stack
+    def __init__(self, names: list[str], stacks: list):
+        self.position = {name: i for i, name in enumerate(names, start=1)}
+        self.stacks = stacks
+        self.current = [None] * len(stacks)
 
-    def hook(_module, args, output):
-        x = args[0].to(a_t.dtype)
-        # summed in the adapter dtype, then rounded once, as PEFT does for a single active adapter (PEFT's own
-        # mixed batches round the update first, which changes greedy answers within a few tokens)
-        return (output + torch.bmm(torch.bmm(x, a_t), b_t) * scale).to(output.dtype)
+    def select(self, rows: list[str | None]) -> None:
+        import torch
 
-    return hook
+        if not self.stacks:
+            return
+        index = torch.tensor([self.position.get(name, 0) for name in rows], device=self.stacks[0][0].device)
+        self.current = [tuple(t.index_select(0, index) for t in stack) for stack in self.stacks]
+
+    def hook(self, n: int):
+        import torch
+
+        def add_rows_update(_module, args, output):
+            a_t, b_t, scale = self.current[n]
+            x = args[0].to(a_t.dtype)
+            # summed in the adapter dtype, then rounded once, as PEFT does for a single active adapter (PEFT's own
+            # mixed batches round the update first, which changes greedy answers within a few tokens)
+            return (output + torch.bmm(torch.bmm(x, a_t), b_t) * scale).to(output.dtype)
+
+        return add_rows_update
 
 
 def plain_lora(config) -> bool:
@@ -65,27 +82,33 @@ def plain_lora(config) -> bool:
 
 @contextmanager
 def stacked_adapters(model, rows: list[str | None]):
-    """Adapters off and per-row updates hooked in for the block. Yields False (and changes nothing) when some
-    row's adapter or layer is not plain LoRA; the caller then uses PEFT's `adapter_names`."""
+    """Adapters off and per-row updates hooked in for the block, first for `rows`. Yields a RowAdapters whose
+    `select(rows)` re-points the hooks at another batch of these adapters (continuous batching), or False (and
+    changes nothing) when some row's adapter or layer is not plain LoRA; the caller then uses PEFT's
+    `adapter_names`."""
     from peft.tuners.lora import LoraLayer
 
-    if not all(plain_lora(model.peft_config[name]) for name in set(rows) if name is not None):
+    names = list(dict.fromkeys(name for name in rows if name is not None))
+    if not all(plain_lora(model.peft_config[name]) for name in names):
         yield False
         return
-    stacks = []
+    layers, stacks = [], []
     for module in model.modules():
         if isinstance(module, LoraLayer):
-            stack = _stack(module, rows)
+            stack = _stack(module, names)
             if stack is None:
                 yield False
                 return
             if stack:
-                stacks.append((module, stack))
+                layers.append(module)
+                stacks.append(stack)
+    adapters = RowAdapters(names, stacks)
+    adapters.select(rows)
     handles = []
     try:
         with model.disable_adapter():
-            handles = [module.register_forward_hook(_add_rows_update(stack)) for module, stack in stacks]
-            yield True
+            handles = [layer.register_forward_hook(adapters.hook(n)) for n, layer in enumerate(layers)]
+            yield adapters
     finally:
         for handle in handles:
             handle.remove()
