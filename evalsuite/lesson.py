@@ -29,10 +29,12 @@ def lesson_phases(out_dir, base_model: str = "embedded", steps: int = 0, limit: 
 def submit_lesson(out_dir, base_model: str = "embedded", steps: int = 0, limit: int = LESSON_LIMIT,
                   owner: str = "local", queue=None) -> dict:
     from trainers.job_queue import QUEUE
+    from trainers.submit import check_phases
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return (queue or QUEUE).submit("lesson", lesson_phases(out_dir, base_model, steps, limit), owner=owner,
-                                   title=f"prepare the lesson on {base_model}")
+    phases = lesson_phases(out_dir, base_model, steps, limit)
+    check_phases(phases)
+    return (queue or QUEUE).submit("lesson", phases, owner=owner, title=f"prepare the lesson on {base_model}")
 
 
 def live_config(stage: str, base_model: str = "embedded", steps: int = 0):

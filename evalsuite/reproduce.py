@@ -56,7 +56,10 @@ def submit_reproduce(out_dir, base_model: str = "embedded", steps: int = 0, limi
     from trainers.job_queue import QUEUE
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    from trainers.submit import check_phases
+
     phases = reproduce_phases(out_dir, base_model, steps, limit, max_new_tokens)
+    check_phases(phases)
     return (queue or QUEUE).submit("reproduce", phases, owner=owner, title=f"reproduce the seed on {base_model}")
 
 

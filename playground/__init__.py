@@ -18,6 +18,9 @@ from playground.lesson_tab import create_lesson_tab, run_of_job
 from playground.paraphrase_tab import create_paraphrase_tab
 from playground.runs_tab import create_runs_tab
 from playground.train_tab import create_train_tab
+from playground.workspace import create_workspace
+from trainers import caps
+from trainers.mode import public_mode
 
 CSS = """
 #header { align-items: center; }
@@ -39,11 +42,13 @@ CSS = """
 # kept out of the API page.
 PUBLIC_APIS = {"start_training", "cancel_training", "estimate_training", "resume_run", "export_run", "delete_run",
                "switch_model", "chat", "compare", "paraphrase_test", "run_eval", "reproduce_seed", "cancel_job",
-               "resume_job", "prepare_lesson", "live_retrain"}
+               "resume_job", "prepare_lesson", "live_retrain", "list_runs", "list_jobs", "load_dataset",
+               "upload_dataset", "save_dataset"}
 
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="Post-training playground") as demo:
+        workspace_loaded = create_workspace(demo)
         create_header()
         with gr.Tabs():
             lesson = create_lesson_tab()
@@ -57,7 +62,8 @@ def build_app() -> gr.Blocks:
         # a live retrain from the Lesson tab is what this page's Train tab follows next
         lesson["live_click"].then(run_of_job, lesson["live_job"], train["watched"], show_progress="hidden")
         for attach, attach_in, attach_out in (train["attach"], evaluate["attach"], lesson["attach"]):
-            demo.load(attach, attach_in, attach_out, show_progress="hidden")  # re-attach to jobs on (re)load
+            # re-attach to this workspace's jobs on (re)load, once the page knows its workspace
+            workspace_loaded.then(attach, attach_in, attach_out, show_progress="hidden")
     for fn in demo.fns.values():
         if fn.api_name not in PUBLIC_APIS:
             fn.api_visibility = "private"
@@ -65,5 +71,9 @@ def build_app() -> gr.Blocks:
 
 
 def launch_kwargs() -> dict:
-    """theme/css go to launch() in Gradio 6; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by Gradio itself."""
-    return {"theme": gr.themes.Soft(), "css": CSS, "show_error": True}
+    """theme/css go to launch() in Gradio 6; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are read by Gradio itself. The
+    upload cap is Gradio's own max_file_size, enforced as the upload arrives. In public mode an unexpected error
+    reaches the visitor as Gradio's generic message, not its text (which can name server paths)."""
+    upload_mb = caps.limit("upload_mb")
+    return {"theme": gr.themes.Soft(), "css": CSS, "show_error": not public_mode(),
+            "max_file_size": None if upload_mb is None else int(upload_mb * 2**20)}

@@ -1,53 +1,28 @@
 """Chat tab: one resident base model; talk to it or to any finished run. Adapters are hot-swapped onto the base
-(the switch time is measured and shown), full Stage 1/2 checkpoints load beside it. Answers stream token by token.
+(the switch time is measured and shown), full Stage 1/2 checkpoints load beside it. Answers stream token by token;
+in public mode the whole prompt and the answer length are capped (trainers/caps.py).
 """
 
-import queue
-import threading
 import time
 
 import gradio as gr
 
 from playground import resources
-from playground.common import model_targets, notice, target_label
-from trainers.adapters import BASE, compatibility_problem
+from playground.common import model_targets, notice, target_label, target_problem, usable_hub
+from playground.workspace import owned
+from trainers.adapters import BASE
 from trainers.models import REGISTRY
 
 MAX_CHAT_CHARS = 4000
 
 
-def stream_in_worker(make_stream):
-    """Run a streaming generator in one dedicated thread and relay its items. Gradio advances a sync generator from
-    whichever worker thread is free, but `stream_chat` holds the hub's RLock across yields, and an RLock must be
-    released by the thread that took it."""
-    items: queue.Queue = queue.Queue()
-
-    def work():
-        try:
-            for item in make_stream():
-                items.put(("item", item))
-        except Exception as err:  # relayed to the caller
-            items.put(("error", err))
-        finally:
-            items.put(("done", None))
-
-    threading.Thread(target=work, daemon=True, name="chat-stream").start()
-    while True:
-        kind, value = items.get()
-        if kind == "done":
-            return
-        if kind == "error":
-            raise value
-        yield value
-
-
-def switch_model(base_model: str, target: str) -> str:
+def switch_model(base_model: str, target: str, owner: str | None = None) -> str:
     """Make `target` the active model on the resident base and report the measured switch time."""
     from trainers.models import ModelNotFound
 
     target = target or BASE
-    hub = resources.get_hub(base_model)
-    problem = compatibility_problem(hub, target)
+    hub, problem = usable_hub(base_model)
+    problem = problem or target_problem(hub, target, owner)
     if problem:
         return notice(problem)
     try:
@@ -60,13 +35,56 @@ def switch_model(base_model: str, target: str) -> str:
     return f"Active: **{target_label(target)}** on base `{hub.base_name}`, switched in **{ms:,.1f} ms**{extra}."
 
 
+def generation_settings(temperature, top_p, max_new_tokens) -> tuple[dict, str]:
+    """The sampling values as numbers within range and the caps, or the first problem in one line."""
+    from trainers import caps
+    from trainers.validate import form_number
+
+    settings, problems = {}, []
+    for name, value, low, whole in (("temperature", temperature, 0, False), ("top_p", top_p, 0, False),
+                                    ("max_new_tokens", max_new_tokens, 1, True)):
+        settings[name], problem = form_number(name, value, minimum=low, whole=whole)
+        problems.append(problem)
+    if not any(problems):
+        problems.append(caps.refusal("new_tokens", settings["max_new_tokens"]))
+        if not 0 < settings["top_p"] <= 1:
+            problems.append(f"top_p: must be in (0, 1] (got {settings['top_p']})")
+    return settings, next((p for p in problems if p), "")
+
+
+def conversation(history) -> list[dict]:
+    """The user and assistant turns of a history sent by the page or an API client, whatever else it holds."""
+    from trainers.generate import message_text
+
+    return [{"role": t["role"], "content": message_text(t.get("content"))} for t in history or []
+            if isinstance(t, dict) and t.get("role") in ("user", "assistant")] if isinstance(history, list) else []
+
+
+def prompt_problem(base_model: str, turns: list[dict], system: str) -> str:
+    """The whole rendered prompt (system prompt, history, message) against the prompt cap: one long conversation
+    must not hold the shared model for everyone."""
+    from trainers import caps
+    from trainers.generate import chat_prompt
+
+    cap = caps.limit("prompt_tokens")
+    if cap is None:
+        return ""
+    chars = len(system) + sum(len(t["content"]) for t in turns)
+    if chars > 20 * cap:  # far over: say so without tokenizing megabytes
+        return caps.refusal("prompt_tokens", chars, f"{chars:,} characters")
+    tokenizer = resources.tokenizer_for(base_model)
+    tokens = len(tokenizer(chat_prompt(tokenizer, turns, system), add_special_tokens=False)["input_ids"])
+    return caps.refusal("prompt_tokens", tokens)
+
+
 def chat(message: str, history: list, base_model: str, target: str, system: str, temperature: float, top_p: float,
-         max_new_tokens: int):
+         max_new_tokens: int, owner: str | None = None):
     """Stream an answer: yields (history, textbox value, status)."""
     from trainers.generate import message_text, stream_chat
 
-    history = list(history or [])
+    history = conversation(history)
     text = message_text(message).strip()
+    system = str(system or "")
     if not text:
         yield history, message, notice("Type a message first.")
         return
@@ -74,23 +92,28 @@ def chat(message: str, history: list, base_model: str, target: str, system: str,
         yield history, message, notice(f"Message too long: {len(text):,} characters, the limit is "
                                        f"{MAX_CHAT_CHARS:,}. Shorten it; your text is still in the box.")
         return
+    settings, problem = generation_settings(temperature, top_p, max_new_tokens)
     target = target or BASE
-    hub = resources.get_hub(base_model)
-    problem = compatibility_problem(hub, target)
+    hub = None
+    if not problem:
+        hub, problem = usable_hub(base_model)
+    problem = problem or target_problem(hub, target, owner)
+    turns = history + [{"role": "user", "content": text}]
+    problem = problem or prompt_problem(hub.base_name, turns, system)
     if problem:
         yield history, message, notice(problem)
         return
-    turns = history + [{"role": "user", "content": text}]
     label = target_label(target)
     yield turns + [reply("…", label, hub.base_name, pending=True)], "", f"{label} is answering…"
-    answer, started = "", time.perf_counter()
+    answer, started, stream = "", time.perf_counter(), stream_chat(hub, target, turns, system, **settings)
     try:
-        for answer in stream_in_worker(lambda: stream_chat(hub, target, turns, system or "", float(temperature),
-                                                           float(top_p), int(max_new_tokens))):
+        for answer in stream:
             yield turns + [reply(answer, label, hub.base_name, pending=True)], "", f"{label} is answering…"
     except Exception as err:  # a model that cannot load or generate: say so, keep the conversation
         yield history, message, notice(f"{label} could not answer: {err.__class__.__name__}: {err}")
         return
+    finally:
+        stream.close()  # the page went away or the request was cancelled: the generation stops at its next step
     final = reply(answer.strip() or "(the model produced no text)", label, hub.base_name,
                   seconds=time.perf_counter() - started)
     yield turns + [final], "", f"Answered by **{label}** on `{hub.base_name}`."
@@ -111,6 +134,10 @@ def new_conversation(history: list, target: str):
     if not history:
         return gr.skip(), gr.skip()
     return [], f"New conversation with **{target_label(target or BASE)}**: the previous one was another model's."
+
+
+def chat_targets(owner: str | None = None):
+    return gr.update(choices=model_targets(owner))
 
 
 def create_chat_tab():
@@ -139,14 +166,14 @@ def create_chat_tab():
                 top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="top-p", info="used when temperature > 0")
                 max_new = gr.Slider(8, 512, value=128, step=8, label="max new tokens", elem_id="chat-max-new")
     inputs = [box, chatbot, base_model, target, system, temperature, top_p, max_new]
-    send.click(chat, inputs, [chatbot, box, status], api_name="chat")
-    box.submit(chat, inputs, [chatbot, box, status], api_visibility="private")
-    gr.on([target.input, base_model.input], switch_model, [base_model, target], switch_info,
+    send.click(owned(chat), inputs, [chatbot, box, status], api_name="chat")
+    box.submit(owned(chat), inputs, [chatbot, box, status], api_visibility="private")
+    gr.on([target.input, base_model.input], owned(switch_model), [base_model, target], switch_info,
           api_name="switch_model")
     # a conversation belongs to the model that wrote its answers: another model starts a fresh one
     gr.on([target.input, base_model.input], new_conversation, [chatbot, target], [chatbot, status],
           show_progress="hidden")
     clear.click(lambda: ([], ""), None, [chatbot, status])
     for trigger in (tab.select, refresh_btn.click):
-        trigger(lambda: gr.update(choices=model_targets()), None, target, show_progress="hidden")
+        trigger(owned(chat_targets), None, target, show_progress="hidden")
     return {"tab": tab, "base_model": base_model}

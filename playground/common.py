@@ -8,6 +8,9 @@ import gradio as gr
 
 from trainers import runs
 from trainers.adapters import BASE, compatibility_problem  # noqa: F401 (re-exported: the evaluate tab imports it here)
+from trainers.mode import public_mode
+from trainers.names import NameRefused, saved_folder, scrub, starters, visible_run
+from trainers.owners import is_example, may_see
 from trainers.paths import ASSETS, datasets_dir
 
 REPO = ASSETS.parent
@@ -16,7 +19,9 @@ BASE_TARGET = BASE  # the old spelling, still imported by tabs that other work i
 
 def notice(text: str, kind: str = "warning", toast: bool = True) -> str:
     """A message that stays visible in the tab (a Markdown string) and also pops up as a toast (not for what
-    recomputes as the user types: one toast per keystroke would bury the page)."""
+    recomputes as the user types: one toast per keystroke would bury the page). In public mode any absolute server
+    path in it is masked."""
+    text = scrub(text)
     if kind == "warning":
         if toast:
             gr.Warning(text)
@@ -49,39 +54,84 @@ def repo_relative(path) -> str:
         return str(path)
 
 
-def dataset_choices() -> list[tuple[str, str]]:
-    """Starter datasets shipped in assets/ and datasets saved from the Data tab ($PLAYGROUND_HOME/datasets)."""
-    starter = [(f"starter: {p.stem}", repo_relative(p)) for p in sorted((ASSETS / "datasets").glob("*.jsonl"))]
-    saved = [(f"saved: {p.stem}", p.stem) for p in sorted(datasets_dir().glob("*.jsonl"), key=os.path.getmtime,
-                                                          reverse=True)]
-    return saved + starter
+def dataset_choices(owner: str | None = None) -> list[tuple[str, str]]:
+    """Starter datasets shipped in assets/ and the datasets `owner` saved from the Data tab (in local mode: every
+    saved one, in $PLAYGROUND_HOME/datasets). Public mode offers starters by name, never by path."""
+    if public_mode():
+        starter = [(f"starter: {name}", name) for name in starters()]
+        folder = saved_folder(owner) if owner else None
+    else:
+        starter = [(f"starter: {p.stem}", repo_relative(p)) for p in sorted((ASSETS / "datasets").glob("*.jsonl"))]
+        folder = datasets_dir()
+    paths = sorted(folder.glob("*.jsonl"), key=os.path.getmtime, reverse=True) if folder else []
+    return [(f"saved: {p.stem}", p.stem) for p in paths] + starter
 
 
-def safe_list_runs() -> list[dict]:
+def safe_list_runs(owner: str | None = None) -> list[dict]:
+    """Every run `owner` may see (local mode: every run), newest first."""
     try:
-        return runs.list_runs()
+        return [r for r in runs.list_runs() if may_see(r, owner)]
     except OSError:
         return []
 
 
-def run_choices(statuses: tuple[str, ...] | None = None, methods: tuple[str, ...] | None = None):
-    """(label, run id) for a dropdown, newest first, optionally only some statuses / methods."""
-    records = [r for r in safe_list_runs() if (statuses is None or r.get("status") in statuses)
-               and (methods is None or r.get("method") in methods)]
+def labelled(records: list[dict]) -> dict[str, str]:
+    """{run id: label} for runs listed together; in public mode a shared example says it is one."""
     labels = runs.run_labels(records)
+    if public_mode():
+        labels = {r["id"]: labels[r["id"]] + (" · shared example, read-only" if is_example(r) else "")
+                  for r in records}
+    return labels
+
+
+def run_choices(statuses: tuple[str, ...] | None = None, methods: tuple[str, ...] | None = None,
+                owner: str | None = None):
+    """(label, run id) for a dropdown, newest first, optionally only some statuses / methods."""
+    records = [r for r in safe_list_runs(owner) if (statuses is None or r.get("status") in statuses)
+               and (methods is None or r.get("method") in methods)]
+    labels = labelled(records)
     return [(labels[r["id"]], r["id"]) for r in records]
 
 
-def model_targets() -> list[tuple[str, str]]:
-    """What chat, compare, paraphrase and evaluate can talk to: the base and every run with a saved model."""
-    usable = [r for r in safe_list_runs() if r.get("artifact_dir") and Path(r["artifact_dir"]).is_dir()]
-    labels = runs.run_labels(usable)
+def model_targets(owner: str | None = None) -> list[tuple[str, str]]:
+    """What chat, compare, paraphrase and evaluate can talk to: the base and every run `owner` may see with a saved
+    model."""
+    usable = [r for r in safe_list_runs(owner) if r.get("artifact_dir") and Path(r["artifact_dir"]).is_dir()]
+    labels = labelled(usable)
     return [("base model", BASE)] + [(labels[r["id"]], r["id"]) for r in usable]
 
 
 def target_label(target: str) -> str:
     """A chat / compare target as a person reads it: "base model", a run's label, or the folder given."""
     return "base model" if target == BASE else runs.label_of(target)
+
+
+def refresh_targets(chosen: list[str] | None = None, owner: str | None = None):
+    """A targets picker's choices for this workspace, keeping what is still there of what was chosen."""
+    choices = model_targets(owner)
+    values = {v for _, v in choices}
+    return gr.update(choices=choices, value=[c for c in chosen or [] if c in values] or [BASE])
+
+
+def usable_hub(base_model: str | None):
+    """(the resident hub for this base, "") or (None, why not in one sentence)."""
+    from playground import resources
+
+    try:
+        return resources.get_hub(base_model), ""
+    except (ValueError, OSError) as err:  # ModelNotFound, NameRefused, CapExceeded
+        return None, str(err).splitlines()[0]
+
+
+def target_problem(hub, target: str, owner: str | None) -> str:
+    """Why this workspace cannot talk to `target` on this hub ("" when it can): in public mode only its own runs and
+    the shared examples, never a folder; then whether the run fits the base."""
+    if target != BASE and public_mode():
+        try:
+            visible_run(target, owner, "model")
+        except NameRefused as err:
+            return str(err)
+    return compatibility_problem(hub, target)
 
 
 def targets_picker(elem_id: str, label: str = "Models", **kwargs) -> gr.Dropdown:

@@ -7,10 +7,10 @@ import time
 
 import gradio as gr
 
-from playground import resources
-from playground.common import escape, model_targets, notice, target_label, targets_picker
-from playground.chat_tab import MAX_CHAT_CHARS
-from trainers.adapters import BASE, compatibility_problem
+from playground.chat_tab import MAX_CHAT_CHARS, generation_settings, prompt_problem
+from playground.common import escape, notice, refresh_targets, target_label, target_problem, \
+    targets_picker, usable_hub
+from playground.workspace import owned
 
 
 def answer_cards(answers: dict[str, str]) -> str:
@@ -20,27 +20,34 @@ def answer_cards(answers: dict[str, str]) -> str:
     return f"<div class='pg-cards'>{cards}</div>"
 
 
-def run_compare(prompt: str, targets: list[str], max_new_tokens: int, base_model: str | None = None):
+def run_compare(prompt: str, targets: list[str], max_new_tokens: int, base_model: str | None = None,
+                owner: str | None = None):
     """(cards HTML, {target: answer}, message)."""
     from trainers.generate import answer_grid
 
-    prompt = (prompt or "").strip()
-    targets = list(dict.fromkeys(targets or []))
+    prompt = str(prompt or "").strip()
+    targets = list(dict.fromkeys(str(t) for t in targets or [])) if isinstance(targets, list) else []
     if not prompt:
         return gr.skip(), gr.skip(), notice("Type a prompt first.")
     if len(prompt) > MAX_CHAT_CHARS:
         return gr.skip(), gr.skip(), notice(f"Prompt too long ({len(prompt):,} characters, limit {MAX_CHAT_CHARS:,}).")
     if not targets:
         return gr.skip(), gr.skip(), notice("Select at least one model to compare.")
-    hub = resources.get_hub(base_model)
-    refused = {t: p for t in targets if (p := compatibility_problem(hub, t))}
+    settings, problem = generation_settings(0, 1, max_new_tokens)
+    hub = None
+    if not problem:
+        hub, problem = usable_hub(base_model)
+    problem = problem or prompt_problem(hub.base_name, [{"role": "user", "content": prompt}], "")
+    if problem:
+        return gr.skip(), gr.skip(), notice(problem)
+    refused = {t: p for t in targets if (p := target_problem(hub, t, owner))}
     usable = [t for t in targets if t not in refused]
     skipped = " ".join(f"Skipped {t}: {p}" for t, p in refused.items())
     if not usable:
         return gr.skip(), gr.skip(), notice(skipped)
     started = time.perf_counter()
     try:
-        grid = answer_grid(hub, usable, [[{"role": "user", "content": prompt}]], int(max_new_tokens))
+        grid = answer_grid(hub, usable, [[{"role": "user", "content": prompt}]], settings["max_new_tokens"])
         answers = {target: outs[0] for target, outs in grid.items()}
     except Exception as err:  # keep the tab alive and say what failed
         return gr.skip(), gr.skip(), notice(f"Compare failed: {err.__class__.__name__}: {err}")
@@ -68,7 +75,6 @@ def create_compare_tab(base_model=None):
         with gr.Accordion("Answers as JSON", open=False):
             answers = gr.JSON(label="answers")
     inputs = [prompt, targets, max_new] + ([base_model] if base_model is not None else [])
-    run_btn.click(run_compare, inputs, [cards, answers, message], api_name="compare")
-    tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
-        v for _, v in model_targets()}] or [BASE]), targets, targets, show_progress="hidden")
+    run_btn.click(owned(run_compare), inputs, [cards, answers, message], api_name="compare")
+    tab.select(owned(refresh_targets), targets, targets, show_progress="hidden")
     return tab

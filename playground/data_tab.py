@@ -12,8 +12,12 @@ import gradio as gr
 from playground import resources
 from playground.common import dataset_choices, notice
 from playground.notes import DATA_NOTE
-from trainers.data import FORMATS, Row, detect_format, load_rows, validate_rows
-from trainers.data import DATASET_NAME
+from playground.workspace import owned
+from trainers import caps
+from trainers.data import DATASET_NAME, FORMATS, Row, detect_format, load_rows, validate_rows
+from trainers.mode import public_mode
+from trainers.names import NameRefused, dataset_reference, saved_folder
+from trainers.validate import form_number
 
 PAGE_SIZE = 10
 EMPTY = {"rows": [], "errors": [], "lines": [], "format": None, "source": ""}
@@ -28,13 +32,27 @@ def fields_of(fmt: str | None) -> list[str]:
     return ["instruction", "input", "response"] if fmt == "stage2" else fields
 
 
-def rows_from_source(source, name: str | None = None) -> tuple[dict, str]:
-    """Load rows into a fresh session state; returns (state, message). Bad sources give EMPTY and a message."""
-    name = name or str(source)
+def rows_from_source(source, name: str | None = None, owner: str | None = None,
+                     uploaded: bool = False) -> tuple[dict, str]:
+    """Load rows into a fresh session state; returns (state, message). Bad sources give EMPTY and a message.
+    In public mode `source` must be a name (a starter, a dataset this workspace saved, a Hub id) unless it is a file
+    Gradio received as an upload."""
+    from trainers.sft_core import resolve_dataset
+
+    source = str(source or "").strip()
+    name = name or source
+    if public_mode() and not uploaded:
+        try:
+            source = resolve_dataset(dataset_reference(source, owner))
+        except NameRefused as err:
+            return dict(EMPTY), notice(f"Could not load {name}: {err}")
     try:
         loaded = load_rows(source)
     except (ValueError, FileNotFoundError, OSError) as err:
         return dict(EMPTY), notice(f"Could not load {name}: {str(err).replace(str(source), name).strip()}")
+    refused = caps.refusal("rows", len(loaded))
+    if refused:
+        return dict(EMPTY), notice(f"Could not load {name}: {refused}")
     data = {"rows": [r.data for r in loaded], "errors": [r.error for r in loaded], "lines": [r.line for r in loaded],
             "format": detect_format(loaded), "source": name}
     source = name
@@ -51,6 +69,9 @@ def rows_from_source(source, name: str | None = None) -> tuple[dict, str]:
 def problems_of(data: dict, fmt: str | None, max_length: int | None) -> list:
     if not data["rows"] and not data["errors"]:
         return []
+    max_length, problem = form_number("max_length", max_length or 0, minimum=0)
+    if problem:  # an unusable value from the API: check the rows without a length limit
+        max_length = None
     rows = [Row(line, row, err) for line, row, err in zip(data["lines"], data["rows"], data["errors"], strict=True)]
     tokenizer = None
     if max_length:
@@ -69,7 +90,7 @@ def _cell(value, limit: int = 160) -> str:
 def preview_page(data: dict, fmt: str | None, page) -> tuple[list[list], str, int]:
     fields = fields_of(fmt)
     total_pages = max(1, -(-len(data["rows"]) // PAGE_SIZE))
-    page = min(max(1, int(page or 1)), total_pages)
+    page = min(max(1, form_number("page", page or 1)[0] or 1), total_pages)
     start = (page - 1) * PAGE_SIZE
     table = []
     for line, row, err in list(zip(data["lines"], data["rows"], data["errors"], strict=True))[start:start + PAGE_SIZE]:
@@ -113,23 +134,31 @@ def editor_updates(fmt: str | None, row: dict | None):
             if i < len(fields) else gr.update(value="", visible=False) for i in range(3)]
 
 
-def save_dataset(data: dict, fmt: str | None, name: str, max_length) -> str:
+def save_dataset(data: dict, fmt: str | None, name: str, max_length, owner: str | None = None) -> str:
+    """Save the session's rows under `name` in this workspace's datasets (in public mode a visitor writes only
+    their own folder, so a name another workspace used is theirs alone)."""
     from trainers.data import DatasetError, save_rows
 
-    name = (name or "").strip()
-    if not DATASET_NAME.match(name):
+    name = str(name or "").strip()
+    if not DATASET_NAME.fullmatch(name):
         return notice("Give the dataset a name: letters, digits, '-', '_' or '.', starting with a letter or digit.")
     if not data["rows"]:
         return notice("There are no rows to save.")
     fmt = fmt or data.get("format")
+    if fmt not in FORMATS:
+        return notice(f"format: '{fmt}' is not one of {', '.join(FORMATS)}")
     errors = [p for p in problems_of(data, fmt, max_length) if p.level == "error"]
     if errors:
         return notice(f"Not saved: {len(errors)} error(s) left, first: {errors[0]}. Fix or delete those rows.")
+    folder = saved_folder(owner or "anonymous")
+    replaced = (folder / f"{name}.jsonl").is_file()
     try:
-        path = save_rows(data["rows"], fmt, name)
+        path = save_rows(data["rows"], fmt, name, folder=folder)
     except (DatasetError, ValueError, OSError) as err:
         return notice(f"Not saved: {str(err).splitlines()[0]}")
-    return notice(f"Saved {len(data['rows'])} {fmt} rows as '{name}' ({path}); pick 'saved: {name}' in the Train "
+    where = "" if public_mode() else f" ({path})"
+    verb = "Replaced your" if replaced else "Saved"
+    return notice(f"{verb} {len(data['rows'])} {fmt} rows as '{name}'{where}; pick 'saved: {name}' in the Train "
                   "tab.", "info")
 
 
@@ -175,9 +204,10 @@ def create_data_tab():
         with gr.Row():
             with gr.Column(scale=2):
                 choices = dataset_choices()
+                # custom values: a dataset saved after the page was built (rows_from_source checks every name)
                 starter = gr.Dropdown(choices, label="Starter or saved dataset", elem_id="data-source",
-                                      value=next((v for _, v in choices if v.endswith("stage2_instruction.jsonl")),
-                                                 None))
+                                      value=next((v for _, v in choices if "stage2_instruction" in v), None),
+                                      allow_custom_value=True)
                 load_btn = gr.Button("Load", elem_id="data-load")
             upload = gr.File(label="Upload JSONL / JSON / CSV / Parquet", file_types=[".jsonl", ".json", ".csv",
                                                                                        ".parquet"],
@@ -238,12 +268,22 @@ def _wire(c: dict) -> None:
         fmt_value = new.get("format") or "stage1"
         return (new, fmt_value, msg, *views(new, fmt_value, 1, 256), *editor_updates(fmt_value, None), 1)
 
+    def load_named(source, owner: str | None = None):
+        if not source or not str(source).strip():
+            return (gr.skip(),) * 2 + (notice("Pick a dataset, or type a Hub id such as user/name."),) + (
+                gr.skip(),) * 9
+        return loaded(*rows_from_source(source, owner=owner))
+
+    def load_upload(path, owner: str | None = None):
+        refused = caps.refusal("upload_mb", Path(path).stat().st_size / 2**20) if path else ""
+        if not path or refused:
+            return (gr.skip(),) * 2 + (notice(refused or "Upload a file first."),) + (gr.skip(),) * 9
+        return loaded(*rows_from_source(path, Path(path).name, owner=owner, uploaded=True))
+
     load_out = [data, fmt, c["message"], *view_out, *c["boxes"], c["line"]]
-    c["load_btn"].click(lambda s: loaded(*rows_from_source(s)) if s else (
-        gr.skip(),) * 2 + (notice("Pick a dataset first."),) + (gr.skip(),) * 9, c["starter"], load_out)
-    c["upload"].upload(lambda f: loaded(*rows_from_source(f, Path(f).name)), c["upload"], load_out)
-    c["hub_btn"].click(lambda h: loaded(*rows_from_source(h.strip())) if h.strip() else (
-        gr.skip(),) * 2 + (notice("Type a dataset id such as user/name."),) + (gr.skip(),) * 9, c["hub_id"], load_out)
+    c["load_btn"].click(owned(load_named), c["starter"], load_out, api_name="load_dataset")
+    c["upload"].upload(owned(load_upload), c["upload"], load_out, api_name="upload_dataset")
+    c["hub_btn"].click(owned(load_named), c["hub_id"], load_out)
 
     refresh = dict(fn=views, inputs=[data, fmt, page, max_length], outputs=view_out, show_progress="hidden")
     fmt.input(**refresh)
@@ -266,8 +306,12 @@ def _wire(c: dict) -> None:
     c["add_btn"].click(lambda *a: edit_rows("add", *a), edit_in, edit_out)
     c["delete_btn"].click(lambda *a: edit_rows("delete", *a), edit_in, edit_out)
     c["tpl_btn"].click(template_view, [data, fmt, c["line"]], [c["tpl_note"], *c["tpl_views"]])
-    c["save_btn"].click(save_dataset, [data, fmt, c["name"], max_length], c["message"])
-    c["tab"].select(lambda: gr.update(choices=dataset_choices()), None, c["starter"], show_progress="hidden")
+    c["save_btn"].click(owned(save_dataset), [data, fmt, c["name"], max_length], c["message"], api_name="save_dataset")
+    c["tab"].select(owned(dataset_picker), None, c["starter"], show_progress="hidden")
+
+
+def dataset_picker(owner: str | None = None):
+    return gr.update(choices=dataset_choices(owner))
 
 
 def edit_rows(action: str, data: dict, fmt, line, max_length, *values):

@@ -11,12 +11,16 @@ from pathlib import Path
 import gradio as gr
 
 from playground import resources
-from playground.common import (BASE_TARGET, clear_warning, compatibility_problem, model_targets, notice, target_label,
-                               targets_picker)
+from playground.common import clear_warning, notice, refresh_targets, target_label, target_problem, \
+    targets_picker, usable_hub
 from playground.jobs_panel import job_html
+from playground.workspace import owned
+from trainers.mode import public_mode
+from trainers.owners import may_see
 from trainers.paths import home
 from trainers.runs import label_of
 from trainers.timing import describe_job
+from trainers.validate import form_number
 
 EXAMPLE_HEADERS = ["model", "query", "category", "variant", "kind", "score", "passed", "answer", "why"]
 EXAMPLE_WIDTHS = ["11%", "11%", "9%", "9%", "9%", "6%", "6%", "24%", "15%"]
@@ -52,23 +56,28 @@ def code_option() -> dict:
                                          + "; ".join(status["problems"])}
 
 
-def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | None = None):
+def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | None = None,
+                owner: str = "local"):
     """Queue the evaluation as a job and return at once: (message, job id). The tab's timer shows the report."""
     from trainers.job_queue import JobBusy
     from trainers.submit import submit_eval
 
-    models = list(dict.fromkeys(models or []))
+    models = list(dict.fromkeys(str(m) for m in models or [])) if isinstance(models, list) else []
     if not models:
         return notice("Select at least one model to evaluate."), gr.skip()
-    base = (base_model or resources.default_base()).strip()
-    hub = resources.get_hub(base)
-    refused = {m: p for m in models if (p := compatibility_problem(hub, m))}
+    limit, problem = form_number("limit", limit, minimum=0)
+    hub = None
+    if not problem:
+        hub, problem = usable_hub(str(base_model or resources.default_base()).strip())
+    if problem:
+        return notice(f"Not started: {problem}"), gr.skip()
+    refused = {m: p for m in models if (p := target_problem(hub, m, owner))}
     models = [m for m in models if m not in refused]
     if not models:
         return notice("Nothing to evaluate: " + " ".join(refused.values())), gr.skip()
-    limit = int(limit) if limit and int(limit) > 0 else None
     try:
-        job = submit_eval(models, _out_dir("eval"), base_model=base, limit=limit, include_code=bool(include_code))
+        job = submit_eval(models, _out_dir("eval"), base_model=hub.base_name, limit=limit or None,
+                          include_code=bool(include_code), owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
     message = (f"Evaluation of {', '.join(target_label(m) for m in models)} queued as job `{job['id']}` "
@@ -80,7 +89,7 @@ def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | 
     return message, job["id"]
 
 
-def follow_eval(job_id: str | None, shown: str | None):
+def follow_eval(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: the job's progress, and the report once, when the job has completed."""
     from trainers import jobs
 
@@ -92,29 +101,31 @@ def follow_eval(job_id: str | None, shown: str | None):
         record = jobs.read_job(job_id)
     except (OSError, ValueError):
         return progress, *skip
-    if record["status"] != "completed" or shown == job_id:
+    if record["status"] != "completed" or shown == job_id or not may_see(record, owner):
         return progress, *skip
     out_dir = Path(record["result"]["out_dir"])
     report = json.loads((out_dir / "report.json").read_text())
     meta = report.get("meta", {})
     message = (f"Evaluated {', '.join(meta.get('models', []))} on {meta.get('queries', '?')} queries in "
                f"{meta.get('seconds', '?')} s ({meta.get('generated', '?')} generated, {meta.get('cached', '?')} "
-               f"from the answer cache). Report: `{out_dir}`")
+               "from the answer cache)." + ("" if public_mode() else f" Report: `{out_dir}`"))
     return progress, message, *report_outputs(report, out_dir), job_id
 
 
-def reproduce_ui(steps, limit, base_model: str | None = None):
+def reproduce_ui(steps, limit, base_model: str | None = None, owner: str = "local"):
     """Queue "reproduce the seed" (train every stage, evaluate, judge) as one job: (message, job id)."""
     from evalsuite.reproduce import DEFAULT_LIMIT, submit_reproduce
     from trainers.job_queue import JobBusy
+    from trainers.names import check_model_name
 
-    base = (base_model or resources.default_base()).strip()
-    steps = int(steps or 0)
-    limit = int(limit) if limit is not None and int(limit) > 0 else DEFAULT_LIMIT
-    if steps < 0:
-        return notice(f"steps: must be >= 0 (got {steps})"), gr.skip()
+    steps, problem = form_number("steps", steps or 0, minimum=0)
+    limit, problem = (limit, problem) if problem else form_number("limit", limit or 0, minimum=0)
+    if problem:
+        return notice(problem), gr.skip()
     try:
-        job = submit_reproduce(_out_dir("reproduce"), base_model=base, steps=steps, limit=limit)
+        base = check_model_name(str(base_model or resources.default_base()).strip())
+        job = submit_reproduce(_out_dir("reproduce"), base_model=base, steps=steps, limit=limit or DEFAULT_LIMIT,
+                               owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
     return (f"Reproduce queued as job `{job['id']}` ({describe_job(job)}): six phases (four trainings, evaluate, "
@@ -167,7 +178,7 @@ def phases_table(record: dict) -> list[list]:
     return rows
 
 
-def follow_reproduce(job_id: str | None, shown: str | None):
+def follow_reproduce(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: the reproduce job's phases, and the claims once the job has completed."""
     from trainers import jobs
 
@@ -177,13 +188,16 @@ def follow_reproduce(job_id: str | None, shown: str | None):
         record = jobs.read_job(job_id)
     except (OSError, ValueError):
         return job_html(job_id), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    if not may_see(record, owner):
+        return "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
     if record["status"] != "completed" or shown == job_id:
         return job_html(job_id), gr.skip(), phases_table(record), gr.skip(), gr.skip()
     result = json.loads(Path(record["result"]["claims"]).read_text())
     claims = [[c.get("stage", c.get("group", "")), c.get("claim", ""), c.get("verdict", c.get("holds", "")),
                str(c.get("evidence", ""))[:300]] for c in result.get("claims", [])]
-    message = (f"Reproduce done in {result.get('seconds', '?')} s. Runs: {', '.join(result['run_ids'].values())}. "
-               f"Claims: `{result.get('report_path')}`, evaluation: `{result.get('eval_report')}`")
+    message = f"Reproduce done in {result.get('seconds', '?')} s. Runs: {', '.join(result['run_ids'].values())}."
+    if not public_mode():
+        message += f" Claims: `{result.get('report_path')}`, evaluation: `{result.get('eval_report')}`"
     return job_html(job_id), message, phases_table(record), claims, job_id
 
 
@@ -238,25 +252,25 @@ def create_evaluate_tab(base_model=None):
           trigger_mode="always_last", show_progress="hidden")
     gr.on([models.change, limit.change, include_code.change, repro_steps.change, repro_limit.change], clear_warning,
           message, message, show_progress="hidden", queue=False)
-    run_btn.click(run_eval_ui, [models, limit, include_code] + extra, [message, eval_job], api_name="run_eval")
-    reproduce_btn.click(reproduce_ui, [repro_steps, repro_limit] + extra, [message, repro_job],
+    run_btn.click(owned(run_eval_ui), [models, limit, include_code] + extra, [message, eval_job],
+                  api_name="run_eval")
+    reproduce_btn.click(owned(reproduce_ui), [repro_steps, repro_limit] + extra, [message, repro_job],
                         api_name="reproduce_seed")
-    timer.tick(follow_eval, [eval_job, eval_shown],
+    timer.tick(owned(follow_eval), [eval_job, eval_shown],
                [eval_progress, message, scores, robustness, by_kind, examples, files, eval_shown],
                show_progress="hidden", queue=False)
-    timer.tick(follow_reproduce, [repro_job, repro_shown], [repro_progress, message, phases, claims, repro_shown],
-               show_progress="hidden", queue=False)
-    tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
-        v for _, v in model_targets()}] or [BASE_TARGET]), models, models, show_progress="hidden") \
+    timer.tick(owned(follow_reproduce), [repro_job, repro_shown],
+               [repro_progress, message, phases, claims, repro_shown], show_progress="hidden", queue=False)
+    tab.select(owned(refresh_targets), models, models, show_progress="hidden") \
         .then(eval_estimate, eval_inputs, estimate, show_progress="hidden") \
         .then(reproduce_estimate, repro_inputs, repro_estimate, show_progress="hidden")
-    return {"tab": tab, "attach": (latest_jobs, [eval_job, repro_job], [eval_job, repro_job])}
+    return {"tab": tab, "attach": (owned(latest_jobs), [eval_job, repro_job], [eval_job, repro_job])}
 
 
-def latest_jobs(eval_job: str | None, repro_job: str | None):
+def latest_jobs(eval_job: str | None, repro_job: str | None, owner: str | None = None):
     """Page load: follow the newest evaluation and reproduce jobs, so a refresh re-attaches to them."""
     from trainers import jobs
 
-    records = jobs.list_jobs()
+    records = [r for r in jobs.list_jobs() if may_see(r, owner)]
     newest = {kind: next((r["id"] for r in records if r["kind"] == kind), None) for kind in ("eval", "reproduce")}
     return eval_job or newest["eval"], repro_job or newest["reproduce"]

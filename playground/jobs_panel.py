@@ -6,7 +6,11 @@ show the job they started, so what a tab shows and what this panel shows come fr
 import gradio as gr
 
 from playground.common import clear_warning, escape, fmt_duration, notice
+from playground.workspace import owned
 from trainers import jobs, runs
+from trainers.mode import public_mode
+from trainers.names import scrub
+from trainers.owners import may_change, may_see
 
 JOB_HEADERS = ["job", "kind", "status", "phase", "progress", "ETA", "time", "queue", "runs", "error"]
 SHOWN_JOBS = 12
@@ -53,7 +57,11 @@ def position_text(record: dict, waiting: list[str]) -> str:
     position = jobs.queue_position(record, waiting)
     if position is None:
         return "-"
-    return "running" if position == 0 else f"{position} in line"
+    if position == 0:
+        return "running"
+    queue, _ = queue_state()
+    ahead = queue.ahead_of(record["id"])
+    return f"{ahead} ahead of you" if public_mode() else f"{position} in line"
 
 
 def job_html(job_id: str | None) -> str:
@@ -73,7 +81,7 @@ def job_html(job_id: str | None) -> str:
         wait = f" · {position_text(record, waiting)}: waits for the job ahead of it"
     if jobs.cancel_requested(job_id) and record["status"] in ("queued", "running"):
         wait += " · cancelling"
-    error = f"<div class='pg-progress-text'>⚠️ {escape(record['error'])}</div>" if record.get("error") else ""
+    error = f"<div class='pg-progress-text'>⚠️ {escape(scrub(record['error']))}</div>" if record.get("error") else ""
     timing = time_text(record)
     return (f"<div class='pg-progress'><div class='pg-bar pg-{escape(record['status'])}' style='width:{pct:.0f}%'>"
             f"</div></div><div class='pg-progress-text'>job <code>{escape(job_id)}</code> · "
@@ -81,16 +89,17 @@ def job_html(job_id: str | None) -> str:
             f"ETA {eta_text(record)}{escape(wait)}{' · ' + escape(timing) if timing != '-' else ''}</div>{error}")
 
 
-def jobs_table() -> list[list]:
+def jobs_table(owner: str | None = None) -> list[list]:
+    """The jobs `owner` may see (every job in local mode); others' jobs count only in "n ahead of you"."""
     _, waiting = queue_state()
+    mine = [r for r in jobs.list_jobs() if may_see(r, owner)]
     return [[r["id"], r["kind"], r["status"], phase_text(r), progress_text(r), eta_text(r), time_text(r),
-             position_text(r, waiting),
-             ", ".join(runs.label_of(i) for i in r.get("run_ids") or []), (r.get("error") or "")[:120]]
-            for r in jobs.list_jobs()[:SHOWN_JOBS]]
+             position_text(r, waiting), ", ".join(runs.label_of(i) for i in r.get("run_ids") or []),
+             scrub(r.get("error") or "")[:120]] for r in mine[:SHOWN_JOBS]]
 
 
-def header_job_text() -> str:
-    """One line for the header: the running job and how many wait."""
+def header_job_text(owner: str | None = None) -> str:
+    """One line for the header: the running job and how many wait (in public mode others' jobs only as a count)."""
     queue, waiting = queue_state()
     current = queue.active()
     if not current:
@@ -99,15 +108,36 @@ def header_job_text() -> str:
         record = jobs.read_job(current)
     except (OSError, ValueError):
         return "starting"
+    if not may_see(record, owner):
+        mine = [j for j in waiting if may_see(_read(j), owner)]
+        return "busy with another workspace's job" + (
+            f" · your next job has {queue.ahead_of(mine[0])} ahead of you" if mine else
+            f" · {len(waiting)} queued" if waiting else "")
     eta = eta_text(record)
     return (f"{record['kind']} `{current}` · {phase_text(record)} · {progress_text(record) or 'starting'}"
             + (f" · ETA {eta}" if eta != "-" else "") + (f" · {len(waiting)} queued" if waiting else ""))
 
 
-def cancel_job(job_id: str) -> str:
+def _read(job_id: str) -> dict:
+    try:
+        return jobs.read_job(job_id)
+    except (OSError, ValueError):
+        return {}
+
+
+def own_job(job_id, owner: str) -> str:
+    """"" when this workspace may change the job, else why not (the same words whether it exists or not)."""
+    record = _read(str(job_id).strip()) if isinstance(job_id, str) else {}
+    return "" if record and may_change(record, owner) else f"job: '{job_id}' is not one of your jobs"
+
+
+def cancel_job(job_id: str, owner: str = "local") -> str:
     queue, _ = queue_state()
     if not job_id:
         return notice("Pick a job to cancel.")
+    refused = own_job(job_id, owner)
+    if refused:
+        return notice(f"Not cancelled: {refused}")
     try:
         outcome = queue.cancel(job_id.strip())
     except (ValueError, OSError) as err:
@@ -117,12 +147,15 @@ def cancel_job(job_id: str) -> str:
     return notice(f"Cancelling {job_id}: a training stops after its current step and saves what it trained.", "info")
 
 
-def resume_job(job_id: str) -> str:
+def resume_job(job_id: str, owner: str = "local") -> str:
     from trainers.job_queue import JobBusy
 
     queue, _ = queue_state()
     if not job_id:
         return notice("Pick a job to resume.")
+    refused = own_job(job_id, owner)
+    if refused:
+        return notice(f"Not resumed: {refused}")
     try:
         record = queue.resume(job_id.strip())
     except (JobBusy, ValueError, OSError) as err:
@@ -134,17 +167,19 @@ def resume_job(job_id: str) -> str:
 
 def create_jobs_panel():
     with gr.Accordion("Jobs: what is running and what waits", open=False, elem_id="jobs-panel"):
-        table = gr.Dataframe(headers=JOB_HEADERS, value=jobs_table, interactive=False, wrap=True, max_height=300,
-                             elem_id="jobs-table")
+        # filled by the timer, which knows whose page this is
+        table = gr.Dataframe(headers=JOB_HEADERS, interactive=False, wrap=True, max_height=300, elem_id="jobs-table")
         with gr.Row(equal_height=True):
             job = gr.Textbox(label="Job id", scale=3, elem_id="jobs-pick", placeholder="copy a job id from the table")
             cancel_btn = gr.Button("Cancel job", size="sm", variant="stop", elem_id="jobs-cancel")
             resume_btn = gr.Button("Resume job", size="sm", elem_id="jobs-resume")
+            refresh_btn = gr.Button("Refresh", size="sm", elem_id="jobs-refresh")
         message = gr.Markdown(elem_id="jobs-message")
         timer = gr.Timer(3.0)
-    timer.tick(jobs_table, None, table, show_progress="hidden", queue=False)
-    cancel_btn.click(cancel_job, job, message, api_name="cancel_job")
-    resume_btn.click(resume_job, job, message, api_name="resume_job")
+    timer.tick(owned(jobs_table), None, table, show_progress="hidden", queue=False)
+    refresh_btn.click(owned(jobs_table), None, table, show_progress="hidden", api_name="list_jobs")
+    cancel_btn.click(owned(cancel_job), job, message, api_name="cancel_job")
+    resume_btn.click(owned(resume_job), job, message, api_name="resume_job")
     table.select(pick_job, None, job)
     job.change(clear_warning, message, message, show_progress="hidden", queue=False)
     return table

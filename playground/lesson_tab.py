@@ -13,9 +13,12 @@ import gradio as gr
 from playground import resources
 from playground.common import clear_warning, escape, notice
 from playground.jobs_panel import job_html
+from playground.workspace import owned
+from trainers.owners import may_see
 from trainers.paths import home
 from trainers.runs import label_of
 from trainers.timing import describe_job
+from trainers.validate import form_number
 
 STEPS = (
     ("Stage 1", "1 · Plain SFT",
@@ -37,30 +40,34 @@ def _out_dir():
     return home() / "lesson" / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def prepare_lesson(steps, limit, base_model: str | None = None):
+def prepare_lesson(steps, limit, base_model: str | None = None, owner: str = "local"):
     """Queue the class preset as one job: (message, job id)."""
     from evalsuite.lesson import LESSON_LIMIT, submit_lesson
     from trainers.job_queue import JobBusy
+    from trainers.names import check_model_name
 
-    steps = int(steps or 0)
-    if steps < 0:
-        return notice(f"steps: must be >= 0 (got {steps})"), gr.skip()
-    limit = int(limit) if limit and int(limit) > 0 else LESSON_LIMIT
+    steps, problem = form_number("steps", steps or 0, minimum=0)
+    limit, problem = (limit, problem) if problem else form_number("limit", limit or 0, minimum=0)
+    if problem:
+        return notice(problem), gr.skip()
     try:
-        job = submit_lesson(_out_dir(), (base_model or resources.default_base()).strip(), steps, limit)
+        base = check_model_name(str(base_model or resources.default_base()).strip())
+        job = submit_lesson(_out_dir(), base, steps, limit or LESSON_LIMIT, owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
     return (f"Preparing the lesson as job `{job['id']}` ({describe_job(job)}): three trainings, an evaluation and "
             "the verdicts. Run it before class; each step below fills in when it is done."), job["id"]
 
 
-def live_retrain(stage: str, base_model: str | None = None):
+def live_retrain(stage: str, base_model: str | None = None, owner: str = "local"):
     """One stage again, with the short live preset: (message, job id)."""
     from evalsuite.lesson import submit_live_retrain
     from trainers.job_queue import JobBusy
+    from trainers.names import check_model_name
 
     try:
-        run_id, job = submit_live_retrain(stage, (base_model or resources.default_base()).strip())
+        base = check_model_name(str(base_model or resources.default_base()).strip())
+        run_id, job = submit_live_retrain(str(stage), base, owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {str(err).splitlines()[0]}"), gr.skip()
     return (f"Retraining {stage} live: {label_of(run_id)}, run `{run_id}` (job `{job['id']}`, {describe_job(job)}); "
@@ -105,7 +112,7 @@ def step_results(claims: list[dict]) -> list[str]:
     return out
 
 
-def follow_lesson(job_id: str | None, shown: str | None):
+def follow_lesson(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: the preparation's progress and phases, then each step's results, drawn once."""
     from playground.evaluate_tab import phases_table
     from trainers import jobs
@@ -117,16 +124,18 @@ def follow_lesson(job_id: str | None, shown: str | None):
         record = jobs.read_job(job_id)
     except (OSError, ValueError):
         return job_html(job_id), *skip
+    if not may_see(record, owner):
+        return "", *skip
     if record["status"] != "completed" or shown == job_id:
         return job_html(job_id), phases_table(record), *(gr.skip(),) * (1 + len(STEPS))
     claims = json.loads(Path(record["result"]["claims"]).read_text()).get("claims", [])
     return job_html(job_id), phases_table(record), job_id, *step_results(claims)
 
 
-def latest_lesson(job_id: str | None):
+def latest_lesson(job_id: str | None, owner: str | None = None):
     from trainers import jobs
 
-    return job_id or next((r["id"] for r in jobs.list_jobs() if r["kind"] == "lesson"), None)
+    return job_id or next((r["id"] for r in jobs.list_jobs() if r["kind"] == "lesson" and may_see(r, owner)), None)
 
 
 def create_lesson_tab():
@@ -164,25 +173,26 @@ def create_lesson_tab():
         live_progress = gr.HTML(elem_id="lesson-live-progress")
         shown = gr.State(None)
         timer = gr.Timer(2.0)
-    prepare_btn.click(prepare_lesson, [steps, limit], [message, job], api_name="prepare_lesson")
-    live_click = live_btn.click(live_retrain, [stage], [live_message, live_job], api_name="live_retrain")
+    prepare_btn.click(owned(prepare_lesson), [steps, limit], [message, job], api_name="prepare_lesson")
+    live_click = live_btn.click(owned(live_retrain), [stage], [live_message, live_job], api_name="live_retrain")
     gr.on([steps.change, limit.change], prepare_estimate, [steps, limit], estimate, trigger_mode="always_last",
           show_progress="hidden")
     stage.change(live_estimate, stage, live_estimate_box, trigger_mode="always_last", show_progress="hidden")
     gr.on([steps.change, limit.change], clear_warning, message, message, show_progress="hidden", queue=False)
     stage.change(clear_warning, live_message, live_message, show_progress="hidden", queue=False)
-    tab.select(attach_lesson, [job, steps, limit, stage], [job, estimate, live_estimate_box], show_progress="hidden")
-    timer.tick(follow_lesson, [job, shown], [progress, phases, shown, *results], show_progress="hidden",
+    tab.select(owned(attach_lesson), [job, steps, limit, stage], [job, estimate, live_estimate_box],
+               show_progress="hidden")
+    timer.tick(owned(follow_lesson), [job, shown], [progress, phases, shown, *results], show_progress="hidden",
                queue=False)
     timer.tick(job_html, live_job, live_progress, show_progress="hidden", queue=False)
-    return {"attach": (attach_lesson, [job, steps, limit, stage], [job, estimate, live_estimate_box]),
+    return {"attach": (owned(attach_lesson), [job, steps, limit, stage], [job, estimate, live_estimate_box]),
             "live_click": live_click, "live_job": live_job}
 
 
-def attach_lesson(job_id: str | None, steps, limit, stage: str):
-    """Page load (this is the first tab) or the tab opened: the newest preparation, and the times of both buttons
-    from the calibration as it is now."""
-    return latest_lesson(job_id), prepare_estimate(steps, limit), live_estimate(stage)
+def attach_lesson(job_id: str | None, steps, limit, stage: str, owner: str | None = None):
+    """Page load (this is the first tab) or the tab opened: the newest preparation of this workspace, and the times
+    of both buttons from the calibration as it is now."""
+    return latest_lesson(job_id, owner), prepare_estimate(steps, limit), live_estimate(stage)
 
 
 def run_of_job(job_id: str | None):

@@ -8,10 +8,12 @@ module only formats them.
 
 import gradio as gr
 
-from playground import resources
-from playground.common import model_targets, notice, target_label, targets_picker
+from playground.chat_tab import MAX_CHAT_CHARS, generation_settings, prompt_problem
+from playground.common import notice, refresh_targets, target_label, target_problem, \
+    targets_picker, usable_hub
 from playground.jobs_panel import job_html
-from trainers.adapters import BASE, compatibility_problem
+from playground.workspace import owned
+from trainers.owners import may_see
 
 MAX_PHRASINGS = 24
 ROBUSTNESS_HEADERS = ["model", "mean score", "worst", "spread", "consistency", "flip rate", "paraphrases",
@@ -92,7 +94,7 @@ def _num(value) -> str:
 
 
 def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: str, with_templates: bool,
-                    targets: list[str], max_new_tokens: int, base_model: str | None = None):
+                    targets: list[str], max_new_tokens: int, base_model: str | None = None, owner: str | None = None):
     """(grid, heatmap, robustness table, message, job id) for one task in every phrasing x every selected stage.
     A grid that fits one batch is answered here by the resident model; a larger one becomes a job (job id set,
     the tab's timer draws it when the job ends), so no request holds the shared model for long."""
@@ -100,15 +102,28 @@ def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: st
     from trainers.job_queue import JobBusy
     from trainers.submit import submit_answers
 
-    variants = typed_variants(phrasings, input_text, with_templates)
-    targets = list(dict.fromkeys(targets or []))
+    from evalsuite.variants import prompt_text
+
     skip = (gr.skip(),) * 3
+    phrasings, input_text = str(phrasings or ""), str(input_text or "")
+    if max(map(len, [input_text, *phrasings.splitlines()])) > MAX_CHAT_CHARS:
+        return *skip, notice(f"A phrasing or the input is over {MAX_CHAT_CHARS:,} characters."), gr.skip()
+    variants = typed_variants(phrasings, input_text, bool(with_templates))
+    targets = list(dict.fromkeys(str(t) for t in targets or [])) if isinstance(targets, list) else []
     if len(variants) < 2:
         return *skip, notice("Give at least two phrasings (one per line), or tick the template box."), gr.skip()
     if len(variants) > MAX_PHRASINGS:
         return *skip, notice(f"{len(variants)} phrasings; the limit is {MAX_PHRASINGS}."), gr.skip()
-    hub = resources.get_hub(base_model)
-    refused = {t: p for t in targets if (p := compatibility_problem(hub, t))}
+    settings, problem = generation_settings(0, 1, max_new_tokens)
+    hub = None
+    if not problem:
+        hub, problem = usable_hub(base_model)
+    longest = max((prompt_text(v["prompt"]) for v in variants), key=len)
+    problem = problem or prompt_problem(hub.base_name, [{"role": "user", "content": longest}], "")
+    if problem:
+        return *skip, notice(problem), gr.skip()
+    max_new_tokens = settings["max_new_tokens"]
+    refused = {t: p for t in targets if (p := target_problem(hub, t, owner))}
     targets = [t for t in targets if t not in refused]
     if not targets:
         return *skip, notice("Select at least one usable model. " + " ".join(refused.values())), gr.skip()
@@ -116,7 +131,7 @@ def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: st
     prompts = [v["prompt"] for v in variants]
     if len(prompts) * len(targets) > BATCH_ROWS:
         try:
-            job = submit_answers(targets, prompts, hub.base_name, int(max_new_tokens), view=view)
+            job = submit_answers(targets, prompts, hub.base_name, int(max_new_tokens), view=view, owner=owner)
         except (JobBusy, ValueError, OSError) as err:
             return *skip, notice(f"Not started: {err}"), gr.skip()
         return *skip, (f"{len(prompts)} phrasings × {len(targets)} model(s) is more than one batch: queued as job "
@@ -149,7 +164,7 @@ def grid_outputs(view: dict, answers: dict[str, list[str]]):
             robustness_rows(variants, answers, scores, query.id if query else "custom"), message)
 
 
-def follow_grid(job_id: str | None, shown: str | None):
+def follow_grid(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: the answers job's progress, and the grid once, when it has completed."""
     from trainers import jobs
 
@@ -160,7 +175,7 @@ def follow_grid(job_id: str | None, shown: str | None):
         record = jobs.read_job(job_id)
     except (OSError, ValueError):
         return progress, *(gr.skip(),) * 5
-    if record["status"] != "completed" or shown == job_id:
+    if record["status"] != "completed" or shown == job_id or not may_see(record, owner):
         return progress, *(gr.skip(),) * 5
     return progress, *grid_outputs(record["phases"][0]["spec"]["view"], record["result"]["answers"]), job_id
 
@@ -198,9 +213,9 @@ def create_paraphrase_tab(base_model=None):
     query.input(pick_query, query, [phrasings, input_text, expected])
     inputs = [phrasings, input_text, query, expected, with_templates, targets, max_new]
     inputs += [base_model] if base_model is not None else []
-    run_btn.click(paraphrase_test, inputs, [grid, plot, robustness, message, job_id], api_name="paraphrase_test")
-    timer.tick(follow_grid, [job_id, shown], [job_progress, grid, plot, robustness, message, shown],
+    run_btn.click(owned(paraphrase_test), inputs, [grid, plot, robustness, message, job_id],
+                  api_name="paraphrase_test")
+    timer.tick(owned(follow_grid), [job_id, shown], [job_progress, grid, plot, robustness, message, shown],
                show_progress="hidden", queue=False)
-    tab.select(lambda chosen: gr.update(choices=model_targets(), value=[c for c in chosen or [] if c in {
-        v for _, v in model_targets()}] or [BASE]), targets, targets, show_progress="hidden")
+    tab.select(owned(refresh_targets), targets, targets, show_progress="hidden")
     return tab

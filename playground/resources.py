@@ -10,8 +10,6 @@ import os
 import threading
 from collections import OrderedDict
 
-MAX_RESIDENT_BASES = int(os.environ.get("PLAYGROUND_MAX_BASES", "2"))
-
 _lock = threading.Lock()
 _hubs: OrderedDict = OrderedDict()
 _tokenizers: dict = {}
@@ -25,18 +23,50 @@ def default_base() -> str:
 
 def get_hub(base_model: str | None = None):
     """The ModelHub for a base (created on first use; weights load on first generate). Keeps the most recently
-    used few bases resident; a hub dropped here stays alive for any session still generating with it."""
+    used few bases resident (caps: bases), never dropping the app's default base; a hub dropped here stays alive for
+    any session still generating with it. A name that is not a model this server can load raises ModelNotFound
+    (NameRefused for a path in public mode) before anything resident is touched."""
+    from trainers import caps
     from trainers.adapters import ModelHub
 
     name = (base_model or default_base()).strip()
     with _lock:
         if name in _hubs:
             _hubs.move_to_end(name)
-        else:
-            _hubs[name] = ModelHub(name)
-            while len(_hubs) > MAX_RESIDENT_BASES:
-                _hubs.popitem(last=False)
+            return _hubs[name]
+    check_base_name(name)  # outside the lock: a Hub lookup can take a while
+    with _lock:
+        _hubs.setdefault(name, ModelHub(name))
+        _hubs.move_to_end(name)
+        most = max(int(caps.limit("bases") or len(_hubs)), 1)
+        for other in [n for n in _hubs if n not in (name, default_base())][:max(len(_hubs) - most, 0)]:
+            del _hubs[other]  # least recently used first
         return _hubs[name]
+
+
+def check_base_name(name: str) -> None:
+    """Raise unless `name` is a base this server can load: known to the registry, or a folder (local mode) or Hub
+    model whose config can be read, and (under the memory cap) whose weights fit."""
+    from trainers.models import REGISTRY, ModelNotFound, resolve_model
+    from trainers.names import check_model_name, hub_model_miss
+
+    check_model_name(name)
+    if name in REGISTRY:
+        return
+    try:
+        from trainers.estimate import _meta_model
+
+        model, _ = _meta_model(resolve_model(name))
+    except ModelNotFound:
+        raise
+    except Exception:  # transformers / the Hub client raise many types; the sentence is the same for all
+        raise ModelNotFound(hub_model_miss(name)) from None
+    from trainers import caps
+
+    weights_mb = sum(p.numel() for p in model.parameters()) * 2 / 2**20  # bf16 or better on load
+    refused = caps.refusal("train_mb", weights_mb, f"~{weights_mb:,.0f} MB of weights for {name}")
+    if refused:
+        raise caps.CapExceeded(refused)
 
 
 def tokenizer_for(base_model: str | None = None):

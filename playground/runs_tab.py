@@ -7,8 +7,12 @@ Everything is read from the run directories, so runs made with the CLI show up t
 import gradio as gr
 
 from playground.common import clear_warning, fmt_duration, fmt_float, fmt_params, notice, run_choices, safe_list_runs
+from playground.workspace import owned
 from trainers import runs
 from trainers.efficiency import METHODS, efficiency_rows, pick_comparable
+from trainers.mode import public_mode
+from trainers.names import SAVED, NameRefused, visible_run
+from trainers.owners import is_example, may_change
 
 RUN_HEADERS = ["run", "stage", "method", "base model", "status", "trainable params", "peak memory MB", "tokens/s",
                "artifact MB", "final loss", "duration", "estimated (error)", "dataset", "id"]
@@ -27,11 +31,12 @@ def runs_table(records: list[dict]) -> list[list]:
     for r in records:
         share = (f" ({100 * r['trainable_params'] / r['total_params']:.2f}%)"
                  if r.get("trainable_params") and r.get("total_params") else "")
-        table.append([labels[r["id"]], r.get("stage"), r.get("method"), r.get("base_model"), r.get("status"),
+        status = r.get("status") + (" (shared example)" if is_example(r) and public_mode() else "")
+        table.append([labels[r["id"]], r.get("stage"), r.get("method"), r.get("base_model"), status,
                       fmt_params(r.get("trainable_params")) + share, fmt_float(r.get("peak_memory_mb"), 0),
                       fmt_float(r.get("tokens_per_second"), 0), fmt_float(_artifact_mb(r["id"]), 2),
                       fmt_float(r.get("final_loss"), 4), fmt_duration(runs.duration_s(r)), estimate_cell(r),
-                      str(r.get("dataset", ""))[-40:], r["id"]])
+                      dataset_label(r)[-40:], r["id"]])
     return table
 
 
@@ -41,6 +46,12 @@ def estimate_cell(record: dict) -> str:
         return "-"
     error = record.get("estimate_error")
     return fmt_duration(record["estimated_s"]) + ("" if error is None else f" ({error:+.0%})")
+
+
+def dataset_label(record: dict) -> str:
+    """A saved dataset's reference is `saved:<owner>/<name>` in public mode; the visitor knows it by its name."""
+    dataset = str(record.get("dataset", ""))
+    return f"saved: {dataset.rsplit('/', 1)[-1]}" if dataset.startswith(SAVED) else dataset
 
 
 def _times(value) -> str:
@@ -77,6 +88,19 @@ def efficiency_markdown(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def overlay_of(run_ids: list[str], owner: str | None = None):
+    """The overlay of the picked runs this workspace may see (the picker takes custom values)."""
+    return loss_overlay([r for r in run_ids or [] if isinstance(r, str) and not visible_problem(r, owner)])
+
+
+def visible_problem(run_id: str, owner: str | None) -> str:
+    try:
+        visible_run(run_id, owner)
+    except NameRefused as err:
+        return str(err)
+    return ""
+
+
 def loss_overlay(run_ids: list[str]):
     import plotly.graph_objects as go
 
@@ -93,34 +117,49 @@ def loss_overlay(run_ids: list[str]):
     return fig
 
 
-def refresh(selected: list[str] | None):
-    records = safe_list_runs()
+def refresh(selected: list[str] | None, owner: str | None = None):
+    records = safe_list_runs(owner)
     ids = [r["id"] for r in records]
     chosen = [r for r in (selected or []) if r in ids] or ids[:3]
-    everything = run_choices()
+    everything = run_choices(owner=owner)
     return (runs_table(records), efficiency_markdown(records), gr.update(choices=everything, value=chosen),
             loss_overlay(chosen), gr.update(choices=everything))
 
 
-def resume_run(run_id: str) -> str:
+def own_run(run_id: str, owner: str) -> str:
+    """"" when this workspace may change the run, else why not (the same words whether it exists or not)."""
+    problem = visible_problem(run_id, owner)
+    if problem:
+        return problem
+    return "" if may_change(runs.read_run(run_id), owner) else f"run: '{run_id}' is a shared example; it is read-only"
+
+
+def resume_run(run_id: str, owner: str = "local") -> str:
     from trainers.job_queue import JobBusy
     from trainers.submit import submit_resume
     from trainers.training import resume_plan
 
     if not run_id:
         return notice("Pick a run to resume.")
+    refused = own_run(run_id, owner)
+    if refused:
+        return notice(f"Not resumed: {refused}")
     try:
-        job = submit_resume(run_id)
+        job = submit_resume(run_id, owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not resumed: {err}")
     return notice(f"Queued (job {job['id']}): {resume_plan(run_id)}. Follow it in the Train tab or the Jobs panel.",
                   "info")
 
 
-def delete_run(run_id: str) -> str:
+def delete_run(run_id: str, owner: str = "local") -> str:
     if not run_id:
         return notice("Pick a run to delete.")
     from trainers.job_queue import QUEUE
+
+    refused = own_run(run_id, owner)
+    if refused:
+        return notice(f"Not deleted: {refused}")
 
     job = QUEUE.holder(run_id)
     if job:
@@ -132,19 +171,23 @@ def delete_run(run_id: str) -> str:
     return notice(f"Deleted {run_id}.", "info")
 
 
-def export_run(run_id: str) -> str:
+def export_run(run_id: str, owner: str = "local") -> str:
     from trainers.export import merged_path
     from trainers.job_queue import JobBusy
     from trainers.submit import submit_export
 
     if not run_id:
         return notice("Pick a LoRA or QLoRA run to export.")
+    refused = own_run(run_id, owner)
+    if refused:
+        return notice(f"Not exported: {refused}")
     try:
-        job = submit_export(run_id)
+        job = submit_export(run_id, owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not exported: {err}")
+    where = "in the run's folder" if public_mode() else f"at {merged_path(run_id)}"
     return notice(f"Export queued (job {job['id']}): the adapter is merged into its base and saved as a full model "
-                  f"folder at {merged_path(run_id)} (load it with AutoModelForCausalLM.from_pretrained).", "info")
+                  f"folder {where} (load it with AutoModelForCausalLM.from_pretrained).", "info")
 
 
 def create_runs_tab():
@@ -168,14 +211,14 @@ def create_runs_tab():
         overlay_pick = gr.Dropdown([], multiselect=True, label="Overlay loss curves of", elem_id="runs-overlay")
         overlay = gr.Plot(label="Loss curves", elem_id="runs-plot")
     outputs = [table, efficiency, overlay_pick, overlay, run]
-    for trigger in (tab.select, refresh_btn.click):
-        trigger(refresh, overlay_pick, outputs, show_progress="hidden")
-    overlay_pick.input(loss_overlay, overlay_pick, overlay, show_progress="hidden")
+    tab.select(owned(refresh), overlay_pick, outputs, show_progress="hidden")
+    refresh_btn.click(owned(refresh), overlay_pick, outputs, show_progress="hidden", api_name="list_runs")
+    overlay_pick.input(owned(overlay_of), overlay_pick, overlay, show_progress="hidden")
     run.change(clear_warning, message, message, show_progress="hidden", queue=False)  # "pick a run" no longer holds
-    resume_btn.click(resume_run, run, message, api_name="resume_run")
-    export_btn.click(export_run, run, message, api_name="export_run")
+    resume_btn.click(owned(resume_run), run, message, api_name="resume_run")
+    export_btn.click(owned(export_run), run, message, api_name="export_run")
     delete_btn.click(lambda r: (gr.update(visible=bool(r)), "" if r else notice("Pick a run to delete.")), run,
                      [confirm_btn, message])
-    confirm_btn.click(delete_run, run, message, api_name="delete_run").then(
-        lambda: gr.update(visible=False), None, confirm_btn).then(refresh, overlay_pick, outputs)
+    confirm_btn.click(owned(delete_run), run, message, api_name="delete_run").then(
+        lambda: gr.update(visible=False), None, confirm_btn).then(owned(refresh), overlay_pick, outputs)
     return tab

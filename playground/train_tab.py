@@ -14,11 +14,15 @@ from playground import resources
 from playground.common import (REPO, clear_warning, dataset_choices, escape, fmt_duration, fmt_float, fmt_int, notice,
                                repo_relative, run_choices)
 from playground.notes import PRESETS, STAGE_NOTES
-from trainers import runs
+from playground.workspace import owned
+from trainers import names, runs
 from trainers.config import FIELDS, help_text, load_config, to_dict
+from trainers.mode import public_mode
 from trainers.models import REGISTRY
+from trainers.owners import may_change, may_see
 from trainers.paths import CONFIGS
-from trainers.timing import describe_outcome
+from trainers.timing import describe_job, describe_outcome
+from trainers.validate import form_number
 
 # The hyperparameters the tab exposes, in display order; everything else comes from the preset.
 OPTIMIZATION = ("learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
@@ -31,9 +35,9 @@ SCHEDULERS = ["cosine", "linear", "constant", "constant_with_warmup", "cosine_wi
 LOG_LINES = 12
 
 
-def init_choices() -> list[tuple[str, str]]:
+def init_choices(owner: str | None = None) -> list[tuple[str, str]]:
     """Stage 3 can start from a finished full (Stage 1/2) run instead of the base."""
-    return [("none (train on the base)", "")] + run_choices(("completed",), methods=("full",))
+    return [("none (train on the base)", "")] + run_choices(("completed",), methods=("full",), owner=owner)
 
 
 def preset_path(preset: str):
@@ -52,8 +56,8 @@ def field_component(name: str, value, visible: bool = True):
         return gr.Dropdown(["auto", "true", "false"], **kwargs)
     if isinstance(default, bool):
         return gr.Checkbox(**kwargs)
-    if isinstance(default, int):
-        return gr.Number(precision=0, **kwargs)
+    if isinstance(default, int):  # no precision=0: Gradio would round 2.5 or fail on text before collect() says why
+        return gr.Number(step=1, **kwargs)
     if isinstance(default, float):
         return gr.Number(**kwargs)
     return gr.Textbox(**kwargs)
@@ -63,19 +67,20 @@ def field_value(name: str, value):
     return ", ".join(value) if name == "target_modules" else value
 
 
-def collect(preset: str, base_model: str, dataset: str, init_from: str, *values):
-    """(TrainConfig, []) or (None, problems): the preset with the tab's values on top, validated."""
-    problems, overrides = [], {"base_model": (base_model or "").strip() or resources.default_base(),
-                               "dataset": (dataset or "").strip(), "init_from": (init_from or "").strip()}
+def collect(preset: str, base_model: str, dataset: str, init_from: str, *values, owner: str | None = None):
+    """(TrainConfig, []) or (None, problems): the preset with the tab's values on top, validated (in public mode
+    also: names, not paths, for `owner`)."""
+    problems, overrides = [], {"base_model": str(base_model or "").strip() or resources.default_base(),
+                               "dataset": str(dataset or "").strip(), "init_from": str(init_from or "").strip()}
     if not overrides["dataset"]:
         problems.append("dataset: pick a starter or saved dataset, or type a file path / Hub id")
     for name, value in zip(EDITABLE, values, strict=True):
         default = FIELDS[name].default
         if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if value is None or value == "":
-                problems.append(f"{name}: a number is required")
+            value, problem = form_number(name, value, whole=isinstance(default, int))
+            if problem:
+                problems.append(problem)
                 continue
-            value = int(value) if isinstance(default, int) else float(value)
         elif name == "target_modules":
             value = [v.strip() for v in str(value or "").split(",") if v.strip()]
             if not value:
@@ -89,16 +94,16 @@ def collect(preset: str, base_model: str, dataset: str, init_from: str, *values)
         return None, [str(err)]
     if config.stage != "stage3":
         config.init_from = ""
-    problems = config.validate()
+    problems = names.apply_to_config(config, owner) + config.validate()
     if config.max_steps < 1 and not any(p.startswith("max_steps") for p in problems):
         # the form trains by steps (epochs are not on it): 0 would silently mean "one epoch"
         problems.append(f"max_steps: must be >= 1 (got {config.max_steps})")
     return (None, problems) if problems else (config, [])
 
 
-def code_for(preset: str, *args) -> tuple[str, str]:
+def code_for(preset: str, *args, owner: str | None = None) -> tuple[str, str]:
     """The CLI command and resolved YAML equivalent to the form (only fields that differ from the preset are --set)."""
-    config, problems = collect(preset, *args)
+    config, problems = collect(preset, *args, owner=owner)
     if config is None:
         return "# fix these first:\n" + "\n".join(f"# {p}" for p in problems), ""
     preset_values, values = to_dict(load_config(preset_path(preset))), to_dict(config)
@@ -112,22 +117,22 @@ def code_for(preset: str, *args) -> tuple[str, str]:
     return command, yaml.safe_dump(values, sort_keys=False)
 
 
-def estimate_text(preset: str, *args) -> str:
+def estimate_text(preset: str, *args, owner: str | None = None) -> str:
     """Before a start: trainable parameters and peak memory from the model config, and the time from this machine's
     calibration (trainers/timing.py)."""
-    return form_estimate(preset, args)
+    return form_estimate(preset, args, owner=owner)
 
 
-def live_estimate(preset: str, *args) -> str:
+def live_estimate(preset: str, *args, owner: str | None = None) -> str:
     """estimate_text as the form changes: the numbers follow every edit, a problem shows without a toast."""
-    return form_estimate(preset, args, toast=False)
+    return form_estimate(preset, args, toast=False, owner=owner)
 
 
-def form_estimate(preset: str, args, toast: bool = True) -> str:
+def form_estimate(preset: str, args, toast: bool = True, owner: str | None = None) -> str:
     from trainers.estimate import estimate_training, row_token_lengths, typical_row_tokens
     from trainers.models import ModelNotFound
 
-    config, problems = collect(preset, *args)
+    config, problems = collect(preset, *args, owner=owner)
     if config is None:
         return notice("Fix these first: " + "; ".join(problems), toast=toast)
     try:
@@ -167,18 +172,18 @@ def memory_markdown(config, est: dict, seq_note: str) -> str:
             f"in the Runs tab._")
 
 
-def start_training(preset: str, *args) -> tuple[str, str | None, str | None]:
+def start_training(preset: str, *args, owner: str = "local") -> tuple[str, str | None, str | None]:
     """Queue the run as a job and return at once: (message, run id, job id). The timer follows it from disk."""
     from trainers.data import DatasetError
-    from trainers.job_queue import JobBusy
+    from trainers.job_queue import QUEUE, JobBusy
     from trainers.models import ModelNotFound
     from trainers.submit import submit_training
 
-    config, problems = collect(preset, *args)
+    config, problems = collect(preset, *args, owner=owner)
     if config is None:
-        return notice("Not started. Fix these values: " + "; ".join(problems)), gr.skip(), gr.skip()
+        return notice("Not started: " + "; ".join(problems)), gr.skip(), gr.skip()
     try:
-        run_id, job = submit_training(config)
+        run_id, job = submit_training(config, owner=owner)
     except JobBusy as err:
         return notice(f"Not started: {err}."), gr.skip(), gr.skip()
     except DatasetError as err:
@@ -190,38 +195,36 @@ def start_training(preset: str, *args) -> tuple[str, str | None, str | None]:
         return notice(f"Not started: {err}"), gr.skip(), gr.skip()
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as err:
         return notice(f"Not started: {str(err).strip()}"), gr.skip(), gr.skip()
-    from trainers.timing import describe_job
-
-    ahead = jobs_ahead(job["id"])
+    ahead = QUEUE.ahead_of(job["id"])
     when = f"queued behind {ahead} job(s)" if ahead else "starting now"
     return notice(f"Run {runs.label_of(run_id)} is {when} (job {job['id']}; {describe_job(job)}). The chart below "
                   "follows it; you can close this tab and come back.", "info"), run_id, job["id"]
 
 
-def jobs_ahead(job_id: str) -> int:
-    """How many jobs run or wait before this one."""
+def cancel_training(watched: str | None = None, owner: str = "local") -> str:
+    """Cancel the job that holds the watched run, else the training job that is running now (in public mode: of
+    this workspace)."""
     from trainers.job_queue import QUEUE
 
-    waiting, active = QUEUE.waiting(), QUEUE.active()
-    if job_id not in waiting:
-        return 0
-    return waiting.index(job_id) + (1 if active and active != job_id else 0)
-
-
-def cancel_training(watched: str | None = None) -> str:
-    """Cancel the job that holds the watched run, else the training job that is running now."""
-    from trainers import jobs
-    from trainers.job_queue import QUEUE
-
-    job_id = (QUEUE.holder(watched) if watched else None) or QUEUE.active()
-    job = jobs.read_job(job_id) if job_id else None
-    if job is None or job["kind"] != "train":
-        return notice("No training is running or queued right now.")
+    candidates = [QUEUE.holder(watched) if isinstance(watched, str) and watched else None, QUEUE.active()]
+    job = next((r for r in map(_job_or_none, candidates) if r and r["kind"] == "train" and may_change(r, owner)),
+               None)
+    if job is None:
+        return notice("No training of yours is running or queued right now.")
     outcome = QUEUE.cancel(job["id"])
     run = ", ".join(job.get("run_ids") or []) or job["id"]
     if outcome == "cancelled":
         return notice(f"Cancelled {run} before it started.", "info")
     return notice(f"Cancelling {run}: it stops after the current step and saves what it trained.", "info")
+
+
+def _job_or_none(job_id: str | None) -> dict | None:
+    from trainers import jobs
+
+    try:
+        return jobs.read_job(job_id) if job_id else None
+    except (OSError, ValueError):
+        return None
 
 
 def metrics_figure(rows: list[dict], title: str, eval_rows: list[dict] | None = None):
@@ -290,36 +293,38 @@ def log_tail(record: dict, rows: list[dict], eval_rows: list[dict] | None = None
                     f"{fmt_float(record.get('peak_memory_mb'), 0)} MB, "
                     f"{fmt_float(record.get('tokens_per_second'), 0)} tokens/s")
     if record.get("error"):
-        tail.append(f"[error] {record['error']}")
+        tail.append(f"[error] {names.scrub(record['error'])}")
     return "\n".join([head] + lines + tail)
 
 
-def training_job_run(running_only: bool = False) -> str | None:
-    """The run of the running training job; unless `running_only`, else of the newest training job."""
+def training_job_run(running_only: bool = False, owner: str | None = None) -> str | None:
+    """The run of the running training job; unless `running_only`, else of the newest training job (in public
+    mode: this workspace's)."""
     from trainers import jobs
     from trainers.job_queue import QUEUE
 
-    active = QUEUE.active()
-    if active:
-        record = jobs.read_job(active)
-        if record["kind"] == "train" and record.get("run_ids"):
-            return record["run_ids"][-1]
+    record = _job_or_none(QUEUE.active())
+    if record and record["kind"] == "train" and record.get("run_ids") and may_see(record, owner):
+        return record["run_ids"][-1]
     if running_only:
         return None
-    latest = next((r for r in jobs.list_jobs() if r["kind"] == "train" and r.get("run_ids") and r["started_at"]),
-                  None)  # a job cancelled before it started has nothing to show
+    latest = next((r for r in jobs.list_jobs() if r["kind"] == "train" and r.get("run_ids") and r["started_at"]
+                   and may_see(r, owner)), None)  # a job cancelled before it started has nothing to show
     return latest["run_ids"][-1] if latest else None
 
 
-def poll(watched: str | None, seen):
+def poll(watched: str | None, seen, owner: str | None = None):
     """Timer tick: follow the watched run, or the running training once the watched one has ended (a resume or a
     start from another tab). Everything shown is read from the run directory; nothing is redrawn unchanged."""
     try:
-        finished = not watched or runs.read_run(watched)["status"] in runs.FINISHED
+        record = runs.read_run(watched) if watched else None
+        if record is not None and not may_see(record, owner):
+            raise ValueError("not this workspace's run")
+        finished = record is None or record["status"] in runs.FINISHED
     except (OSError, ValueError):  # deleted from the Runs tab
         return None, None, "", gr.skip(), ""
     if finished:  # a resume or a start from another tab; the page's own starts set `watched` themselves
-        watched = training_job_run(running_only=True) or watched
+        watched = training_job_run(running_only=True, owner=owner) or watched
     if not watched:
         return watched, seen, gr.skip(), gr.skip(), gr.skip()
     try:
@@ -337,18 +342,18 @@ def poll(watched: str | None, seen):
     return watched, key, progress_html(record, rows, max_steps), figure, log_tail(record, rows, eval_rows)
 
 
-def attach(watched: str | None, seen):
+def attach(watched: str | None, seen, owner: str | None = None):
     """Page load (a refresh or a second browser tab): follow the running training, else the latest one, and show
     the form as that run was started (poll's outputs, then restore_form's)."""
-    followed = poll(watched or training_job_run(), seen)
-    return (*followed, *restore_form(followed[0]))
+    followed = poll(watched or training_job_run(owner=owner), seen, owner=owner)
+    return (*followed, *restore_form(followed[0], owner))
 
 
 PRESET_OF = {("stage1", "full"): "stage1_sft", ("stage2", "full"): "stage2_instruction",
              ("stage3", "lora"): "stage3_lora", ("stage3", "qlora"): "stage3_qlora"}
 
 
-def restore_form(run_id: str | None) -> list:
+def restore_form(run_id: str | None, owner: str | None = None) -> list:
     """[preset, base model, note, dataset, init_from, LoRA row, *EDITABLE] set to the run's saved config; all
     skipped when there is no run (the form keeps its defaults)."""
     from trainers.config import build_config
@@ -360,30 +365,39 @@ def restore_form(run_id: str | None) -> list:
     if config is None:
         return [gr.skip()] * (6 + len(EDITABLE))
     preset = PRESET_OF.get((config.stage, config.method), "stage1_sft")
-    return [preset, config.base_model, *form_updates(config, preset)]
+    return [preset, config.base_model, *form_updates(config, preset, owner)]
 
 
-def form_updates(config, preset: str) -> list:
+def form_updates(config, preset: str, owner: str | None = None) -> list:
     """[note, dataset, init_from, LoRA row, *EDITABLE] showing `config`: a preset when the stage changes, a run's
     config when the page re-attaches to it."""
     stage3, stage2 = config.stage == "stage3", config.stage != "stage1"  # stage 3 often trains on stage 2 rows
     updates = [gr.update(value=field_value(n, getattr(config, n)),
                          **({"visible": stage2} if n in TEMPLATE_FIELDS else {})) for n in EDITABLE]
     dataset = REPO / config.dataset if (REPO / config.dataset).is_file() else None
-    return [STAGE_NOTES[preset], gr.update(value=repo_relative(dataset) if dataset else config.dataset,
-                                           choices=dataset_choices()),
-            gr.update(visible=stage3, choices=init_choices(), value=config.init_from),
+    return [STAGE_NOTES[preset], gr.update(value=starter_value(dataset) if dataset else config.dataset,
+                                           choices=dataset_choices(owner)),
+            gr.update(visible=stage3, choices=init_choices(owner), value=config.init_from),
             gr.update(visible=stage3), *updates]
 
 
-def apply_preset(preset: str):
-    return form_updates(load_config(preset_path(preset)), preset)
+def apply_preset(preset: str, owner: str | None = None):
+    return form_updates(load_config(preset_path(preset)), preset, owner)
 
 
-def form_changed(message: str, preset: str, *args):
+def form_changed(message: str, preset: str, *args, owner: str | None = None):
     """Any form edit: the code view follows the form, and a warning about the previous input goes (it was about
     values that are no longer there)."""
-    return (*code_for(preset, *args), clear_warning(message))
+    return (*code_for(preset, *args, owner=owner), clear_warning(message))
+
+
+def starter_value(path) -> str:
+    """How the dataset dropdown names a shipped file: its repo path, or in public mode its starter name."""
+    return path.stem if public_mode() else repo_relative(path)
+
+
+def select_tab(owner: str | None = None):
+    return gr.update(choices=dataset_choices(owner)), gr.update(choices=init_choices(owner)), None
 
 
 def create_train_tab() -> dict:
@@ -397,7 +411,7 @@ def create_train_tab() -> dict:
                                      label="Base model", info=help_text("base_model"), elem_id="train-base", scale=2)
         note = gr.Markdown(STAGE_NOTES["stage1_sft"], elem_classes=["stage-note"])
         with gr.Row():
-            dataset = gr.Dropdown(dataset_choices(), value=repo_relative(REPO / "assets/datasets/stage1_sft.jsonl"),
+            dataset = gr.Dropdown(dataset_choices(), value=starter_value(REPO / "assets/datasets/stage1_sft.jsonl"),
                                   allow_custom_value=True, label="Dataset", info=help_text("dataset"),
                                   elem_id="train-dataset", scale=3)
             init_from = gr.Dropdown([("none (train on the base)", "")], value="", label="init_from",
@@ -437,21 +451,21 @@ def create_train_tab() -> dict:
     form = [preset, base_model, dataset, init_from, *[fields[n] for n in EDITABLE]]
     shown = [note, dataset, init_from, lora_row, *[fields[n] for n in EDITABLE]]
     # .input, not .change: a page re-attaching to a run sets the stage itself and must not reset the fields
-    preset.input(apply_preset, preset, shown)
-    gr.on([c.change for c in form], form_changed, [message, *form], [cli, config_yaml, message],
+    preset.input(owned(apply_preset), preset, shown)
+    gr.on([c.change for c in form], owned(form_changed), [message, *form], [cli, config_yaml, message],
           show_progress="hidden", queue=False)
     # the estimate follows the form; always_last: a burst of edits (a preset sets twenty fields) computes once more
-    gr.on([c.change for c in form], live_estimate, form, estimate, trigger_mode="always_last",
+    gr.on([c.change for c in form], owned(live_estimate), form, estimate, trigger_mode="always_last",
           show_progress="hidden")
-    check_btn.click(estimate_text, form, estimate, api_name="estimate_training")
-    start_btn.click(start_training, form, [message, watched, job_box], api_name="start_training") \
-        .then(poll, [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden")
-    cancel_btn.click(cancel_training, watched, message, api_name="cancel_training")
-    timer.tick(poll, [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden",
+    check_btn.click(owned(estimate_text), form, estimate, api_name="estimate_training")
+    start_btn.click(owned(start_training), form, [message, watched, job_box], api_name="start_training") \
+        .then(owned(poll), [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden")
+    cancel_btn.click(owned(cancel_training), watched, message, api_name="cancel_training")
+    timer.tick(owned(poll), [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden",
                queue=False)
     # seen=None makes the next tick redraw the chart: plotly cannot size a plot drawn while its tab was hidden
-    tab.select(lambda: (gr.update(choices=dataset_choices()), gr.update(choices=init_choices()), None),
-               None, [dataset, init_from, seen], show_progress="hidden") \
-        .then(live_estimate, form, estimate, show_progress="hidden")  # the calibration may have moved since
+    tab.select(owned(select_tab), None, [dataset, init_from, seen], show_progress="hidden") \
+        .then(owned(live_estimate), form, estimate, show_progress="hidden")  # the calibration may have moved since
     return {"tab": tab, "form": form, "cli": cli, "config_yaml": config_yaml, "watched": watched,
-            "attach": (attach, [watched, seen], [watched, seen, progress, plot, log, preset, base_model, *shown])}
+            "attach": (owned(attach), [watched, seen], [watched, seen, progress, plot, log, preset, base_model,
+                                                        *shown])}

@@ -41,7 +41,7 @@ def test_show_the_code_reproduces_the_form():
 
     preset = "stage3_lora"
     values = {n: field_value(n, getattr(load_config(preset_path(preset)), n)) for n in EDITABLE}
-    values.update(learning_rate=0.0005, max_steps=7, lora_r=4, target_modules="q_proj, v_proj", run_name="x y")
+    values.update(learning_rate=0.0005, max_steps=7, lora_r=4, target_modules="q_proj, v_proj", run_name="x-y.2")
     form = ("tiny", "assets/datasets/stage2_instruction.jsonl", "", *[values[n] for n in EDITABLE])
     config, problems = collect(preset, *form)
     assert problems == []

@@ -15,13 +15,61 @@ import json
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 
 from trainers import runs
 from trainers.models import load_model, load_tokenizer, resolve_model
 
 BASE = "base"
+
+
+class FairRLock:
+    """A reentrant lock handed over in arrival order. A streamed chat takes the shared model one slice at a time and
+    queues again after each; with a plain RLock the same thread usually wins the lock straight back, so a bystander
+    waiting for one short answer would wait for a whole long one."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._owner, self._depth, self._line = None, 0, deque()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if self._owner is None and not self._line:
+                self._owner, self._depth = me, 1
+                return True
+            if not blocking:
+                return False
+            ticket = object()
+            self._line.append(ticket)
+            turn = self._cond.wait_for(lambda: self._owner is None and self._line[0] is ticket,
+                                       None if timeout is None or timeout < 0 else timeout)
+            self._line.remove(ticket)
+            if turn:
+                self._owner, self._depth = me, 1
+            self._cond.notify_all()
+            return turn
+
+    def release(self) -> None:
+        with self._cond:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("cannot release a lock held by another thread")
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
 
 
 class AdapterMismatch(ValueError):
@@ -75,7 +123,7 @@ class ModelHub:
         fp32; see `trainers.models.pick_dtype`). Tests pass "fp32" so batch shape cannot change a greedy answer."""
         self.base_name, self.device, self.dtype = base_model, device, dtype
         self.cache_mb = cache_mb or float(os.environ.get("PLAYGROUND_MODEL_CACHE_MB", "3000"))
-        self.lock = threading.RLock()
+        self.lock = FairRLock()
         self.model = self.tokenizer = None
         self.loaded_adapters: dict[str, tuple] = {}  # name -> (folder, mtime of the weights it was loaded from)
         self.active = BASE

@@ -74,11 +74,13 @@ def cmd_train(args) -> int:
     from trainers.config import load_config, parse_overrides, to_dict
     from trainers.training import create_training_run
 
+    from trainers.owners import EXAMPLE
+
     config = load_config(args.config, parse_overrides(args.set))
     jobs.mark_dead_jobs()
     run_id, job_id = _shared_ids(config)
     if runs.is_writer():
-        create_training_run(config, run_id)
+        create_training_run(config, run_id, owner=EXAMPLE if args.example else "cli")
         jobs.create_job("train", [jobs.phase(f"train {config.stage}/{config.method}", "train",
                                              config=to_dict(config), run_id=run_id)],
                         owner="cli", title=f"train {run_id}", run_ids=[run_id], job_id=job_id)
@@ -177,11 +179,9 @@ def cmd_jobs(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from trainers.data import load_rows, validate_rows
-    from trainers.models import load_tokenizer
+    from trainers.validate import check_dataset_file
 
-    tokenizer = load_tokenizer(args.model) if args.max_length else None
-    problems = validate_rows(load_rows(args.file), args.format, tokenizer, args.max_length)
+    problems = check_dataset_file(args.file, args.format, args.model, args.max_length)
     for problem in problems:
         print(("warning: " if problem.level == "warning" else "") + str(problem))
     errors = sum(p.level == "error" for p in problems)
@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="a YAML file, e.g. assets/configs/stage3_lora.yaml")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     train.add_argument("--json", action="store_true", help="print {run_id, job_id, ...} JSON lines instead of text")
+    train.add_argument("--example", action="store_true",
+                       help="a shared read-only example: every workspace of a public app sees it and may use it")
     train.set_defaults(func=cmd_train)
     resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     resume.add_argument("run_id")
@@ -227,8 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a dataset file; exit 1 if any row is invalid")
     validate.add_argument("file")
     validate.add_argument("--format", required=True, choices=["stage1", "stage2", "preference"])
-    validate.add_argument("--max-length", type=int, default=0, help="also reject rows longer than this many tokens")
-    validate.add_argument("--model", default="embedded", help="tokenizer for --max-length")
+    validate.add_argument("--max-length", type=int, default=None,
+                          help="reject rows longer than this many tokens once rendered as the stage trains them "
+                               "(default: train's default max_length, 256; 0: no length check)")
+    validate.add_argument("--model", default="embedded", help="tokenizer the length is measured with")
     validate.set_defaults(func=cmd_validate)
     sub.add_parser("runs", help="list runs").set_defaults(func=cmd_runs)
     jobs_cmd = sub.add_parser("jobs", help="list jobs (training, evaluation, reproduce, export) with their progress")

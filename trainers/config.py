@@ -5,6 +5,8 @@ config is what a run saves in its `config.yaml`.
 """
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,11 @@ from trainers.paths import CONFIGS
 # transformers' SchedulerType.
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial",
               "inverse_sqrt")
+
+# A run name becomes part of the run id, a folder name and a CLI argument: no spaces, controls or bidi overrides.
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
 
 
 @dataclass
@@ -93,10 +100,28 @@ class TrainConfig:
                   ("lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)"),
                   ("eval_fraction", 0 <= self.eval_fraction < 0.5,
                    "must be in [0, 0.5): a share of the rows to hold out, most rows still train"),
-                  ("eval_steps", self.eval_steps >= 1, "must be >= 1")]
+                  ("eval_steps", self.eval_steps >= 1, "must be >= 1"),
+                  ("warmup_steps", self.warmup_steps >= 0, "must be >= 0"),
+                  ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
+                  ("num_train_epochs", self.num_train_epochs >= 0, "must be >= 0"),
+                  ("logging_steps", self.logging_steps >= 1, "must be >= 1"),
+                  ("save_steps", self.save_steps >= 0, "must be >= 0 (0 = no checkpoints)"),
+                  ("torch_threads", self.torch_threads >= 0, "must be >= 0 (0 = torch's default)"),
+                  # numpy's seed (transformers' set_seed) takes 0 <= seed < 2**32
+                  ("seed", 0 <= self.seed < 2**32, "must be in [0, 4294967295]"),
+                  ("template_seed", 0 <= self.template_seed < 2**32, "must be in [0, 4294967295]")]
         problems += [f"{name}: {message} (got {getattr(self, name)})" for name, ok, message in checks if not ok]
         if self.init_from and self.stage != "stage3":
             problems.append("init_from: only stage3 trains on top of an earlier run")
+        if not DEVICE.fullmatch(self.device):
+            problems.append(f"device: '{self.device}' is not one of auto, cpu, cuda, cuda:N, mps")
+        if self.run_name and not RUN_NAME.fullmatch(self.run_name):
+            problems.append(f"run_name: {self.run_name!r} is not a run name (up to 40 letters, digits, '-', '_' or "
+                            "'.', starting with a letter or digit)")
+        bad = [m for m in self.target_modules if not MODULE_NAME.fullmatch(m)]
+        if not self.target_modules or bad:
+            problems.append(f"target_modules: {bad[0]!r} is not a module name" if bad else
+                            "target_modules: name at least one module (or all-linear)")
         return problems
 
 
@@ -104,27 +129,62 @@ FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 CHOICES = {name: f.metadata["choices"] for name, f in FIELDS.items() if "choices" in f.metadata}
 
 
+def whole_number(name: str, value) -> int:
+    """An int field from an int, an integral float or a numeric string; never a silent truncation of 2.5."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected a whole number (got {value})")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{name}: expected a whole number (got '{value}')") from None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int):
+        return value
+    raise ValueError(f"{name}: expected a whole number (got {value!r})")
+
+
+def real_number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name}: expected a number (got {value!r})")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{name}: expected a number (got '{value}')") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: expected a finite number (got {value})")
+    return number
+
+
 def _coerce(name: str, value):
-    """A --set string or YAML value -> the field's type. A choice is matched case-insensitively, and YAML's
-    true/false (read as booleans) become the choices "true"/"false" of a tri-state field such as bf16."""
+    """A --set string, YAML value or form value -> the field's type, or ValueError with one line naming the field.
+    A choice is matched case-insensitively, and YAML's true/false (read as booleans) become the choices
+    "true"/"false" of a tri-state field such as bf16."""
     if name in CHOICES:
         text = str(value).lower() if isinstance(value, bool) else str(value).strip()
         return next((c for c in CHOICES[name] if c.lower() == text.lower()), text)  # validate() names a bad one
     current = FIELDS[name].default if FIELDS[name].default is not dataclasses.MISSING else []
-    if isinstance(value, str):
-        if isinstance(current, bool):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(f"{name}: expected true or false, got '{value}'")
-            return value.lower() in ("true", "1", "yes")
-        if isinstance(current, int):
-            return int(float(value))
-        if isinstance(current, float):
-            return float(value)
-        if isinstance(current, list):
-            return [v.strip() for v in value.strip("[]").split(",") if v.strip()]
-    if isinstance(current, float) and isinstance(value, int):
-        return float(value)
-    return value
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{name}: expected true or false (got '{value}')")
+        return str(value).strip().lower() in ("true", "1", "yes")
+    if isinstance(current, int):
+        return whole_number(name, value)
+    if isinstance(current, float):
+        return real_number(name, value)
+    if isinstance(current, list):
+        items = [v.strip() for v in value.strip("[]").split(",")] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+            raise ValueError(f"{name}: expected a list of names (got {value!r})")
+        return [v.strip() for v in items if v.strip()]
+    if value is None:  # YAML's empty value
+        return ""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError(f"{name}: expected text (got {value!r})")
+    return str(value)
 
 
 def read_yaml_chain(path: Path) -> dict:
@@ -144,12 +204,14 @@ def build_config(values: dict, overrides: dict | None = None) -> TrainConfig:
     unknown = sorted(set(merged) - set(FIELDS))
     if unknown:
         raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
-    values = {}
+    values, problems = {}, []
     for key, value in merged.items():
         try:
             values[key] = _coerce(key, value)
-        except ValueError:
-            raise ValueError(f"{key}: cannot use '{value}' (expected {type(FIELDS[key].default).__name__})") from None
+        except ValueError as err:
+            problems.append(str(err))
+    if problems:
+        raise ValueError("; ".join(problems))
     return TrainConfig(**values)
 
 

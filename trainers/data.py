@@ -6,6 +6,7 @@ Rendering rows into prompt + completion belongs to the stage that trains on them
     python -m trainers validate FILE --format stage1|stage2|preference     # exit 1 and `line N: field: problem`
 """
 
+import codecs
 import csv
 import io
 import json
@@ -56,8 +57,35 @@ class DatasetError(ValueError):
         super().__init__(f"{source}: {len(errors)} invalid row(s)\n{head}{more}")
 
 
+MAX_DEPTH = 20  # rows are flat; deeper nesting is an attack or an export gone wrong, and would exhaust recursion
+
+
+def _depth(value) -> int:
+    """Nesting depth of a decoded JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _decode_json(text: str):
+    """json.loads with a depth limit: (value, "") or (None, why)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return None, f"nested more than {MAX_DEPTH} levels deep"
+    if _depth(value) > MAX_DEPTH:
+        return None, f"nested more than {MAX_DEPTH} levels deep"
+    return value, ""
+
+
 def _jsonl_rows(raw: bytes) -> list[Row]:
     rows = []
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors start UTF-8 files with one
     for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -67,9 +95,12 @@ def _jsonl_rows(raw: bytes) -> list[Row]:
             rows.append(Row(number, None, f"undecodable bytes at column {err.start + 1} (not UTF-8)"))
             continue
         try:
-            data = json.loads(text)
+            data, why = _decode_json(text)
         except json.JSONDecodeError as err:
             rows.append(Row(number, None, f"invalid JSON: {err.msg} at column {err.colno}"))
+            continue
+        if why:
+            rows.append(Row(number, None, why))
             continue
         rows.append(Row(number, data) if isinstance(data, dict) else Row(number, None, "not a JSON object"))
     return rows
@@ -77,11 +108,13 @@ def _jsonl_rows(raw: bytes) -> list[Row]:
 
 def _json_rows(raw: bytes) -> list[Row]:
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data, why = _decode_json(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as err:
         return [Row(raw[: err.start].count(b"\n") + 1, None, "undecodable bytes (not UTF-8)")]
     except json.JSONDecodeError as err:
         return [Row(err.lineno, None, f"invalid JSON: {err.msg}")]
+    if why:
+        return [Row(1, None, why)]
     if isinstance(data, dict):  # {"data": [...]} / {"train": [...]} style
         data = next((v for v in data.values() if isinstance(v, list)), [data])
     if not isinstance(data, list):
@@ -116,6 +149,10 @@ def load_rows(source, split: str = "train") -> list[Row]:
     """Rows from a path (.jsonl/.json/.csv/.parquet), a `datasets` Hub id, or a list of dicts."""
     if isinstance(source, list):
         return [Row(i, d) if isinstance(d, dict) else Row(i, None, "not a dict") for i, d in enumerate(source, 1)]
+    from trainers.names import hub_only
+
+    if hub_only(source):
+        return _hub_rows(str(source), split)
     path = Path(str(source)).expanduser()
     if path.is_file():
         suffix = path.suffix.lower()
@@ -128,13 +165,29 @@ def load_rows(source, split: str = "train") -> list[Row]:
         return loaders[suffix](raw)
     if path.suffix or str(source).startswith((".", "/")):
         raise FileNotFoundError(f"{source}: no such file")
+    return _hub_rows(str(source), split)
+
+
+def _hub_rows(source: str, split: str) -> list[Row]:
+    """A Hub dataset's rows; under a rows cap streamed, so a huge dataset is never downloaded whole (one row past
+    the cap is read, so the caller can say it is over)."""
+    from itertools import islice
+
     from datasets import load_dataset
 
+    from trainers import caps
+    from trainers.mode import public_mode
+
+    cap = caps.limit("rows")
     try:
-        dataset = load_dataset(str(source), split=split)
+        if public_mode() and Path(source).exists():  # `datasets` would read the local folder: fail as a Hub miss
+            raise FileNotFoundError(source)
+        dataset = load_dataset(source, split=split, streaming=cap is not None)
+        records = list(islice(dataset, int(cap) + 1) if cap is not None else dataset)
     except Exception as err:  # the Hub client raises many types; the user needs one sentence
-        raise ValueError(f"{source}: could not load from the Hugging Face Hub ({str(err).splitlines()[0]})") from None
-    return [Row(i, d) for i, d in enumerate(dataset, 1)]
+        detail = "" if public_mode() else f" ({str(err).splitlines()[0]})"  # its text can name server paths
+        raise ValueError(f"{source}: could not load from the Hugging Face Hub{detail}") from None
+    return [Row(i, d) for i, d in enumerate(records, 1)]
 
 
 def detect_format(rows: list[Row]) -> str | None:

@@ -11,6 +11,8 @@ The numbers are a sketch meant to compare methods (rows padded to `seq_len`: max
 (`peak_memory_mb`).
 """
 
+import functools
+
 from trainers.config import TrainConfig
 from trainers.sft_core import base_for, use_bf16
 
@@ -38,6 +40,22 @@ def _meta_model(path: str):
     config.dtype = None
     with torch.device("meta"):
         return AutoModelForCausalLM.from_config(config), config
+
+
+@functools.lru_cache(maxsize=8)
+def linear_module_names(path: str) -> tuple[str, ...]:
+    """Names of the Linear modules LoRA could adapt (the output head excluded), from the config alone."""
+    import torch
+
+    model, _ = _meta_model(path)
+    output = model.get_output_embeddings()
+    return tuple(n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and m is not output)
+
+
+def model_context(path: str) -> int | None:
+    from transformers import AutoConfig
+
+    return getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", None)
 
 
 def count_trainable(model, config: TrainConfig) -> dict:

@@ -195,43 +195,130 @@ def answer_grid(hub, models: list[str], prompts: list, max_new_tokens: int = 64,
     return answers
 
 
-def stream_chat(hub, target: str, messages: list[dict], system: str = "", temperature: float = 0.0,
-                top_p: float = 0.95, max_new_tokens: int = 128):
-    """Yield the growing answer: the activation, rendering and encoding of a one-row `answer_grid` call, with a
-    streamer. The hub lock is held until generation ends, so no one swaps adapters under us."""
-    import torch
-    from transformers import TextIteratorStreamer
+STREAM_TIMEOUT_S = 120  # no new text for this long: the generation is given up and stopped
+SLICE_TOKENS = 16  # a streamed answer takes the shared model this many tokens at a time, then queues again
 
+
+def stop_when_set(event: threading.Event):
+    """A StoppingCriteria that ends generate() at the next step once `event` is set (from any thread)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopWhenSet(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StopWhenSet()
+
+
+def _relay(tokenizer, out):
+    """A streamer that passes text to `out` across several generate calls, each a slice of one answer: between
+    slices it holds back a partial word (never a broken character) and skips the next call's prompt."""
+    from transformers import TextStreamer
+
+    class SliceStreamer(TextStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False):
+            if text:
+                out.put(("text", text))
+
+        def end(self):  # generate() calls this after each slice: the answer goes on
+            self.next_tokens_are_prompt = True
+
+        def finish(self):
+            TextStreamer.end(self)
+
+    return SliceStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+
+def _get_rng():
+    import torch
+
+    return torch.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+
+
+def _set_rng(state) -> None:
+    import torch
+
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state_all(state[1])
+
+
+def _generate_in_slices(hub, target: str, batch, settings: dict, stop: threading.Event, out) -> None:
+    """Greedy or sampled generation of one row, SLICE_TOKENS at a time, each slice under the hub lock with `target`
+    activated again (another request may have switched adapters in between); the KV cache carries over, so the
+    tokens are those of one generate() call, and the random state too, so a sampled answer is as well."""
+    import torch
+    from transformers import StoppingCriteriaList
+
+    ids, mask, cache, rng, done = batch["input_ids"], batch["attention_mask"], None, None, 0
+    relay = None
+    while done < settings["max_new_tokens"] and not stop.is_set():
+        step = min(SLICE_TOKENS, settings["max_new_tokens"] - done)
+        with hub.lock:
+            with activated(hub, target) as (model, tokenizer):
+                relay = relay or _relay(tokenizer, out)
+                if rng is None:
+                    torch.manual_seed(0)  # as generate_batch, so a sampled chat draws what answer_grid draws
+                else:
+                    _set_rng(rng)
+                kwargs = {**sampling_kwargs(tokenizer, step, settings["temperature"], settings["top_p"])}
+                with torch.inference_mode():
+                    result = model.generate(input_ids=ids, attention_mask=mask, past_key_values=cache, streamer=relay,
+                                            stopping_criteria=StoppingCriteriaList([stop_when_set(stop)]),
+                                            return_dict_in_generate=True, **kwargs)
+                rng = _get_rng()
+        new = result.sequences.shape[1] - ids.shape[1]
+        ids, cache, done = result.sequences, result.past_key_values, done + new
+        mask = torch.ones_like(ids)
+        if new < step or ids[0, -1].item() == tokenizer.eos_token_id:
+            break
+    if relay is not None:
+        relay.finish()
+
+
+def stream_chat(hub, target: str, messages: list[dict], system: str = "", temperature: float = 0.0,
+                top_p: float = 0.95, max_new_tokens: int = 128, stop_event: threading.Event | None = None):
+    """Yield the growing answer: the activation, rendering and encoding of a one-row `answer_grid` call, streamed.
+    The shared model is taken one slice at a time (SLICE_TOKENS), in arrival order, so a short chat next to a long
+    one waits for a slice, not for the whole answer. Generation stops at the next step when the reader goes away
+    (the generator is closed), when no text came for STREAM_TIMEOUT_S, or when `stop_event` is set: the model is
+    never held for an answer nobody reads."""
+    import queue
+
+    stop = stop_event or threading.Event()
     with hub.lock:
         hub.ensure_base()
         with activated(hub, target) as (model, tokenizer):
             batch = encode(tokenizer, [render_prompt(tokenizer, messages, system)], model.device)
-            streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
-            errors = []
+    settings = {"max_new_tokens": int(max_new_tokens), "temperature": temperature, "top_p": top_p}
+    pieces: queue.Queue = queue.Queue()
 
-            def work():
-                try:
-                    torch.manual_seed(0)  # as generate_batch, so a sampled chat draws what answer_grid draws
-                    with torch.inference_mode():
-                        model.generate(**batch, streamer=streamer,
-                                       **sampling_kwargs(tokenizer, max_new_tokens, temperature, top_p))
-                except Exception as err:  # surfaced to the caller after the stream closes
-                    errors.append(err)
-                    streamer.end()
+    def work():
+        try:
+            _generate_in_slices(hub, target, batch, settings, stop, pieces)
+        except Exception as err:  # surfaced to the reader
+            pieces.put(("error", err))
+        finally:
+            pieces.put(("done", None))
 
-            thread = threading.Thread(target=work, daemon=True)
-            thread.start()
-            try:
-                text = ""
-                for piece in streamer:
-                    if not piece:  # the streamer holds back a partial word and reports it as "": nothing new
-                        continue
-                    text += piece
-                    yield text
-            finally:
-                thread.join()  # a reader that stops early must not leave generate running after the lock is freed
-            if errors:
-                raise errors[0]
+    thread = threading.Thread(target=work, daemon=True, name="chat-generate")
+    thread.start()
+    try:
+        text = ""
+        while True:
+            kind, value = pieces.get(timeout=STREAM_TIMEOUT_S)
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            text += value
+            yield text
+    except queue.Empty:
+        raise TimeoutError(f"no new text within {STREAM_TIMEOUT_S} s; the generation was stopped") from None
+    finally:
+        stop.set()  # finished, abandoned or timed out: generation ends at its next step
+        thread.join()
 
 
 __all__ = ["message_text", "chat_prompt", "render_prompt", "generate_batch", "answer_grid", "stream_chat"]

@@ -160,6 +160,7 @@ class JobQueue:
             held = self._held_runs() & set(run_ids)
             if held:
                 raise JobBusy(f"run {sorted(held)[0]} already belongs to a queued or running job")
+            self._check_quota(owner)
             record = jobs.create_job(kind, phases, owner, title, run_ids, estimate=estimate)
             self._enqueue(record["id"])
         return record
@@ -174,6 +175,7 @@ class JobQueue:
                                  "resume")
             if self._held_runs() & set(record.get("run_ids") or []):
                 raise JobBusy(f"a run of job {job_id} belongs to another queued or running job")
+            self._check_quota(record.get("owner") or "local")
             (jobs.job_path(job_id) / "cancel").unlink(missing_ok=True)
             for phase in record["phases"]:
                 if phase["status"] != "completed":
@@ -241,6 +243,27 @@ class JobQueue:
             if job_id != self.current or any(p["status"] in ("queued", "running") for p in record["phases"]):
                 held.update(record.get("run_ids") or [])
         return held
+
+    def _check_quota(self, owner: str) -> None:
+        """One workspace may not fill the queue everyone waits in (caps: jobs_per_workspace)."""
+        from trainers import caps
+
+        mine = 0
+        for job_id in self._waiting + ([self.current] if self.current else []):
+            try:
+                mine += jobs.read_job(job_id).get("owner") == owner
+            except (OSError, ValueError):
+                continue
+        refused = caps.refusal("jobs_per_workspace", mine + 1, f"{mine + 1:,} with this one")
+        if refused:
+            raise JobBusy(refused)
+
+    def ahead_of(self, job_id: str) -> int:
+        """How many jobs run or wait before this one (0 when it runs or is not queued)."""
+        waiting = self.waiting()
+        if job_id not in waiting:
+            return 0
+        return waiting.index(job_id) + (1 if self.current and self.current != job_id else 0)
 
     def _enqueue(self, job_id: str) -> None:
         self._waiting.append(job_id)

@@ -40,7 +40,7 @@ def new_job_id(kind: str) -> str:
 
 
 def job_path(job_id: str) -> Path:
-    if not job_id or "/" in job_id or job_id.startswith(".") or "\\" in job_id:
+    if not isinstance(job_id, str) or not job_id or "/" in job_id or job_id.startswith(".") or "\\" in job_id:
         raise ValueError(f"'{job_id}' is not a job id")
     return jobs_dir() / job_id
 

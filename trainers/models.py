@@ -145,7 +145,9 @@ def resolve_model(name: str) -> str:
         if name == "tiny":
             target = cache_dir() / "tiny-llama"
             return str(target if target.exists() else _make_tiny(target))
-    if Path(name).expanduser().is_dir():
+    from trainers.names import hub_only
+
+    if Path(name).expanduser().is_dir() and not hub_only(name):  # public mode: a Hub id is never a local folder
         return str(Path(name).expanduser().resolve())
     if "/" in name and not name.startswith((".", "/")) and name.count("/") == 1:
         if _offline():

@@ -41,8 +41,10 @@ def run_train(spec: dict, ctx: JobContext) -> dict:
     elif status == "queued":
         config = build_config(runs.read_config(run_id))
     elif status is None:
+        from trainers.jobs import read_job
+
         config = build_config(spec["config"])
-        run_id = create_training_run(config)
+        run_id = create_training_run(config, owner=read_job(ctx.job_id).get("owner") or "local")
     else:
         raise PhaseFailed(f"run {run_id} is {status} in another process")
     ctx.add_run(run_id)

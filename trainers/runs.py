@@ -21,7 +21,8 @@ from trainers.paths import runs_dir
 STATUSES = ("queued", "running", "completed", "cancelled", "failed", "interrupted")
 FINISHED = ("completed", "cancelled", "failed", "interrupted")
 RUN_KEYS = ("id", "stage", "method", "base_model", "dataset", "status", "error", "started_at", "ended_at",
-            "trainable_params", "total_params", "peak_memory_mb", "tokens_per_second", "final_loss", "artifact_dir")
+            "trainable_params", "total_params", "peak_memory_mb", "tokens_per_second", "final_loss", "artifact_dir",
+            "owner")
 
 
 def now_iso() -> str:
@@ -39,7 +40,7 @@ def new_run_id(stage: str, method: str, label: str = "") -> str:
 
 
 def run_path(run_id: str) -> Path:
-    if not run_id or "/" in run_id or run_id.startswith("."):
+    if not isinstance(run_id, str) or not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
         raise ValueError(f"'{run_id}' is not a run id")
     return runs_dir() / run_id
 
@@ -58,7 +59,7 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def create_run(run_id: str, config: dict) -> Path:
+def create_run(run_id: str, config: dict, owner: str = "local") -> Path:
     path = run_path(run_id)
     if not is_writer():
         return path
@@ -68,7 +69,7 @@ def create_run(run_id: str, config: dict) -> Path:
     record = dict.fromkeys(RUN_KEYS)
     record.update(id=run_id, stage=config["stage"], method=config["method"], base_model=config["base_model"],
                   dataset=config["dataset"], status="queued", error="", name=config.get("run_name") or "",
-                  **process_identity())
+                  owner=owner, **process_identity())
     write_run(run_id, record)
     return path
 

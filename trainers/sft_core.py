@@ -22,7 +22,15 @@ from trainers.paths import ASSETS, datasets_dir
 
 
 def resolve_dataset(name: str) -> str:
-    """A path, a dataset saved in $PLAYGROUND_HOME/datasets (by name), or a Hub id."""
+    """A path, a dataset saved in $PLAYGROUND_HOME/datasets (by name, or a public workspace's `saved:` reference), or
+    a Hub id (in public mode a Hub-id-shaped name is never looked up on disk)."""
+    from trainers.names import hub_only, saved_path
+
+    if hub_only(name):
+        return name
+    saved = saved_path(name)
+    if saved is not None:
+        return str(saved)
     for candidate in (Path(name), datasets_dir() / name, datasets_dir() / f"{name}.jsonl", ASSETS.parent / name):
         if candidate.is_file():
             return str(candidate)

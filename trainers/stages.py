@@ -52,13 +52,22 @@ def check_training_format(config: TrainConfig) -> str | None:
 
 
 def preflight(config: TrainConfig) -> None:
-    """Everything that can be checked before a run directory exists: bad values, rows the stage does not train on,
-    bad models, bad rows (each with its line)."""
-    problems = config.validate()
+    """Everything that can be checked before a run directory exists: bad values, the server's caps, rows the stage
+    does not train on, bad models, bad rows (each with its line), then the caps that need the rows or the model."""
+    from trainers import caps
+    from trainers.validate import check_config
+
+    problems = check_config(config)
     if problems:
         raise ValueError("invalid config: " + "; ".join(problems))
+    refused = caps.training_problems(config)
+    if refused:
+        raise caps.CapExceeded("; ".join(refused))
     check_training_format(config)
-    build_dataset(config, load_tokenizer(base_for(config)), STAGE_MODULES[config.stage].render_rows)
+    dataset = build_dataset(config, load_tokenizer(base_for(config)), STAGE_MODULES[config.stage].render_rows)
+    refused = caps.refusal("rows", len(dataset)) or caps.memory_problem(config)
+    if refused:
+        raise caps.CapExceeded(refused)
 
 
 def train_stage(config: TrainConfig, run_id: str, stop_event=None, resume_from: str | None = None, on_step=None):

@@ -23,7 +23,7 @@ def _queue(queue):
 def submit_training(config: TrainConfig, owner: str = "local", queue=None) -> tuple[str, dict]:
     from trainers.training import create_training_run
 
-    run_id = create_training_run(config)
+    run_id = create_training_run(config, owner=owner)
     job = _queue(queue).submit("train", [jobs.phase(f"train {config.stage}/{config.method}", "train",
                                                     config=to_dict(config), run_id=run_id)],
                                owner=owner, title=f"train {run_id}", run_ids=[run_id])
@@ -31,18 +31,54 @@ def submit_training(config: TrainConfig, owner: str = "local", queue=None) -> tu
 
 
 def submit_resume(run_id: str, owner: str = "local", queue=None) -> dict:
+    from trainers import caps
+    from trainers.config import build_config
+
     record = runs.read_run(run_id)
     if record["status"] not in ("interrupted", "failed", "cancelled"):
         raise ValueError(f"run {run_id} is {record['status']}; only interrupted, failed or cancelled runs resume")
+    refused = caps.training_problems(build_config(runs.read_config(run_id)))  # caps may have changed since
+    if refused:
+        raise caps.CapExceeded("; ".join(refused))
     return _queue(queue).submit("train", [jobs.phase(f"resume {run_id}", "train", run_id=run_id)], owner=owner,
                                 title=f"resume {run_id}", run_ids=[run_id])
 
 
 def submit_eval(models: list[str], out_dir, base_model: str = "embedded", limit: int | None = None,
                 include_code: bool = False, max_new_tokens: int = 64, owner: str = "local", queue=None) -> dict:
+    check_eval_caps(limit, max_new_tokens)
     phase = jobs.phase("evaluate", "eval", models=list(models), out_dir=str(out_dir), base_model=base_model,
                        limit=limit, include_code=bool(include_code), max_new_tokens=int(max_new_tokens))
     return _queue(queue).submit("eval", [phase], owner=owner, title=f"evaluate {', '.join(models)}")
+
+
+def check_eval_caps(limit: int | None, max_new_tokens: int) -> None:
+    """An evaluation's size against the caps; no limit means the whole suite."""
+    from evalsuite.suite import load_suite
+    from trainers import caps
+
+    queries = limit or len(load_suite())
+    refused = caps.refusal("eval_queries", queries) or caps.refusal("new_tokens", max_new_tokens)
+    if refused:
+        raise caps.CapExceeded(refused)
+
+
+def check_phases(phases: list[dict]) -> None:
+    """A multi-phase job (reproduce, lesson) refused up front, as its trainings and evaluation would be alone."""
+    from trainers import caps
+    from trainers.config import build_config
+
+    for phase in phases:
+        if phase["kind"] == "train" and phase["spec"].get("config"):
+            config = build_config(phase["spec"]["config"])
+            problems = config.validate()
+            if problems:
+                raise ValueError("invalid config: " + "; ".join(problems))
+            refused = caps.training_problems(config)
+            if refused:
+                raise caps.CapExceeded("; ".join(refused))
+        elif phase["kind"] == "eval":
+            check_eval_caps(phase["spec"].get("limit"), phase["spec"].get("max_new_tokens", 64))
 
 
 def submit_export(run_id: str, owner: str = "local", queue=None) -> dict:

@@ -14,11 +14,11 @@ from trainers.liveness import process_identity
 from trainers.stages import preflight, train_stage
 
 
-def create_training_run(config: TrainConfig, run_id: str | None = None) -> str:
+def create_training_run(config: TrainConfig, run_id: str | None = None, owner: str = "local") -> str:
     """Check everything that can be checked first, so a refused request leaves no run directory behind."""
     preflight(config)
     run_id = run_id or runs.new_run_id(config.stage, config.method, config.run_name)
-    runs.create_run(run_id, to_dict(config))
+    runs.create_run(run_id, to_dict(config), owner)
     return run_id
 
 
