@@ -80,7 +80,7 @@ def efficiency_markdown(records: list[dict]) -> str:
             continue
         share = "" if row["trainable_pct"] is None else f" ({row['trainable_pct']:.2f}%)"
         lines.append(
-            f"| {METHOD_NAMES[method]} | {runs.label_of(row['run_id'])} | {fmt_float(row['peak_memory_mb'], 0)}"
+            f"| {METHOD_NAMES[method]} | {runs.run_label(picked[method])} | {fmt_float(row['peak_memory_mb'], 0)}"
             f"{_times(row['memory_vs_full'])} | {fmt_params(row['trainable_params'])}{share} | "
             f"{fmt_float(row['tokens_per_second'], 0)}"
             f"{_times(row['speed_vs_full'])} | {fmt_float(row['artifact_mb'], 2)}{_times(row['artifact_vs_full'])} | "

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from conftest import REPO, cli_env, learnable_rows, running_app, train_form_args, wait_for_job, wait_until
+from playground.jobs_panel import JOB_HEADERS
 
 pytestmark = pytest.mark.app
 
@@ -76,7 +77,13 @@ def read_job(home: Path, job_id: str) -> dict:
 
 
 def table_ids(table: dict) -> list[str]:
+    """The jobs table's ids (its first column)."""
     return [row[0] for row in table["data"]]
+
+
+def run_ids(table: dict) -> list[str]:
+    """The runs table's ids (its last column: the first one is the run's label)."""
+    return [row[-1] for row in table["data"]]
 
 
 def turn(role: str, text: str) -> dict:
@@ -127,9 +134,9 @@ def test_b_cannot_see_follow_cancel_resume_delete_or_overwrite_what_a_owns(app, 
 
     b_jobs = b.predict(api_name="/list_jobs")
     assert table_ids(b_jobs) == [job_b]  # A's jobs are not listed ...
-    assert b_jobs["data"][0][6] == "2 ahead of you"  # ... only counted
+    assert b_jobs["data"][0][JOB_HEADERS.index("queue")] == "2 ahead of you"  # ... only counted
     assert set(table_ids(a.predict(api_name="/list_jobs"))) == {job_1, job_2}
-    b_runs, a_runs = (table_ids(c.predict([], api_name="/list_runs")[0]) for c in (b, a))
+    b_runs, a_runs = (run_ids(c.predict([], api_name="/list_runs")[0]) for c in (b, a))
     assert run_1 in a_runs and run_1 not in b_runs
 
     for api, refusal in (("/cancel_job", f"Not cancelled: job: '{job_1}' is not one of your jobs"),
@@ -154,7 +161,7 @@ def test_b_cannot_see_follow_cancel_resume_delete_or_overwrite_what_a_owns(app, 
     _, status = chat(b, "Hi", target=run_1)
     assert f"model: '{run_1}' is not one of your runs" in status
     _, status = chat(a, "Hi", target=run_1)
-    assert f"Answered by **{run_1}**" in status
+    assert status.startswith("Answered by **Stage 1 · full")  # A's own run, named by its label
     message, _ = start(b, *form(preset="stage3_lora", max_steps=2)[:3], run_1, *form(preset="stage3_lora")[4:])
     assert f"init_from: '{run_1}' is not one of your runs" in message
 
@@ -178,11 +185,11 @@ def test_a_shared_example_run_is_visible_to_everyone_and_changed_by_no_one(app):
     run_id = json.loads(result.stdout.splitlines()[0])["run_id"]
     b = client(url)
     table = b.predict([], api_name="/list_runs")[0]
-    row = next(r for r in table["data"] if r[0] == run_id)
+    row = next(r for r in table["data"] if r[-1] == run_id)
     assert row[4] == "completed (shared example)"
     assert "is a shared example; it is read-only" in b.predict(run_id, api_name="/delete_run")
     _, status = chat(b, "Hi", target=run_id)
-    assert f"Answered by **{run_id}**" in status
+    assert status.startswith("Answered by **Stage 3 · LoRA")  # the run's label
 
 
 PATHS = ["/etc/passwd", "/etc/no-such-file", str(REPO / "assets/datasets/stage1_sft.jsonl"),
@@ -255,12 +262,12 @@ def test_every_cap_refuses_with_its_sentence(app, files):
     assert "the chat prompt (history, system prompt and message): 1,4" in tokens and "tokens" in tokens
     assert "evaluation queries: 55 is over the limit of 36 queries" in a.predict(["base"], 0, False, "tiny",
                                                                                   api_name="/run_eval")[0]
-    assert "Active: **base**" in a.predict("tiny", "base", api_name="/switch_model")
+    assert "Active: **base model**" in a.predict("tiny", "base", api_name="/switch_model")
     b = client(url)
     for made_up in ("nobody/made-up-one", "made-up-two"):  # refused before anything resident is touched
         assert "switched" not in b.predict(made_up, "base", api_name="/switch_model")
     again = a.predict("tiny", "base", api_name="/switch_model")
-    assert "Active: **base**" in again and "loading the base model the first time" not in again
+    assert "Active: **base model**" in again and "loading the base model the first time" not in again
 
 
 BAD_VALUES = {  # field -> (value sent, the one-line refusal; the CLI says the same)

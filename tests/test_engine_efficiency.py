@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from trainers import runs
+
 from trainers.efficiency import efficiency_rows, pick_comparable
 
 DATA = "assets/datasets/stage2_instruction.jsonl"
@@ -54,7 +56,8 @@ def test_runs_tab_table_says_what_it_compares():
                                  run("full-other", "full", dataset="assets/datasets/stage1_sft.jsonl")])
     heading, *body = table.splitlines()
     assert "only runs on the same base model and dataset" in heading and f"dataset `{DATA}`" in heading
-    assert "relative to the full run `full`" in heading and "full-other" not in table
-    assert any(line.startswith("| LoRA | `lora` | 500 (0.50×)") for line in body)
+    full = run("full", "full")
+    assert f"relative to the full run {runs.run_label(full)}" in heading and "full-other" not in table
+    assert any(line.startswith(f"| LoRA | {runs.run_label(run('lora', 'lora'))} | 500 (0.50×)") for line in body)
     assert any(line.startswith("| QLoRA | _no completed run_") for line in body)
     assert "No completed runs yet" in efficiency_markdown([run("x", "lora", status="failed")])

@@ -215,6 +215,7 @@ def test_stream_chat_yields_growing_text_that_ends_at_the_answer_grid_answer(tra
 
 def test_compare_and_paraphrase_tabs_answer_as_answer_grid_alone(trained_home, monkeypatch):
     from evalsuite.variants import build_variants
+    from playground.common import target_label
     from playground import resources
     from playground.compare_tab import run_compare
     from playground.paraphrase_tab import paraphrase_test
@@ -237,10 +238,11 @@ def test_compare_and_paraphrase_tabs_answer_as_answer_grid_alone(trained_home, m
     for column, target in enumerate(two, start=3):
         cells = [row[column][2:] for row in grid["value"]]  # "✓ answer" / "✗ answer"
         assert cells == [a.strip() or "(no text)" for a in alone(hub, target, [v["prompt"] for v in variants])]
-    assert [row[0] for row in table] == two
+    assert [row[0] for row in table] == [target_label(t) for t in two]  # rows name models as people read them
 
 
 def test_a_paraphrase_grid_larger_than_a_batch_runs_as_a_job_and_answers_the_same(trained_home):
+    from playground.common import target_label
     from playground.paraphrase_tab import follow_grid, paraphrase_test
     from trainers.job_queue import QUEUE
 
@@ -250,7 +252,7 @@ def test_a_paraphrase_grid_larger_than_a_batch_runs_as_a_job_and_answers_the_sam
     assert job_id and "queued as job" in message
     assert QUEUE.wait(job_id, 300)["status"] == "completed"
     _, grid, _, table, _, shown = follow_grid(job_id, None)
-    assert shown == job_id and [row[0] for row in table] == targets
+    assert shown == job_id and [row[0] for row in table] == [target_label(t) for t in targets]
     # the worker answered through answer_grid with the app's default model settings, batch for batch
     from evalsuite.variants import build_variants
 
