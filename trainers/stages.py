@@ -57,13 +57,16 @@ def preflight(config: TrainConfig) -> None:
     from trainers import caps
     from trainers.validate import check_config
 
-    problems = check_config(config)
+    problems = check_config(config, with_model=False)
     if problems:
         raise ValueError("invalid config: " + "; ".join(problems))
     refused = caps.training_problems(config)
     if refused:
         raise caps.CapExceeded("; ".join(refused))
-    check_training_format(config)
+    check_training_format(config)  # from the rows alone: before any model or tokenizer is looked up
+    problems = check_config(config)
+    if problems:
+        raise ValueError("invalid config: " + "; ".join(problems))
     dataset = build_dataset(config, load_tokenizer(base_for(config)), STAGE_MODULES[config.stage].render_rows)
     refused = caps.refusal("rows", len(dataset)) or caps.memory_problem(config)
     if refused:
