@@ -56,8 +56,18 @@ def conversation(history) -> list[dict]:
     """The user and assistant turns of a history sent by the page or an API client, whatever else it holds."""
     from trainers.generate import message_text
 
-    return [{"role": t["role"], "content": message_text(t.get("content"))} for t in history or []
-            if isinstance(t, dict) and t.get("role") in ("user", "assistant")] if isinstance(history, list) else []
+    if not isinstance(history, list):
+        return []
+    turns = []
+    for t in history:
+        if isinstance(t, dict) and t.get("role") in ("user", "assistant"):
+            turn = {"role": t["role"], "content": message_text(t.get("content"))}
+            meta = t.get("metadata")
+            if t["role"] == "assistant" and isinstance(meta, dict):  # who wrote the reply stays above it
+                turn["metadata"] = {k: meta[k] for k in ("title", "log", "duration")
+                                    if isinstance(meta.get(k), (str, int, float))}
+            turns.append(turn)
+    return turns
 
 
 def prompt_problem(base_model: str, turns: list[dict], system: str) -> str:

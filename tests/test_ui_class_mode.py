@@ -89,7 +89,7 @@ def test_a_reloaded_page_shows_the_watched_runs_config_in_the_train_form(learnab
 
     # the stage radio sets the stage itself on re-attach; only a user's pick of a stage resets the fields to it
     demo = build_app()
-    [preset_fn] = [fn for fn in demo.fns.values() if fn.fn is apply_preset]
+    [preset_fn] = [fn for fn in demo.fns.values() if fn.fn.__name__ == apply_preset.__name__]  # owned() wraps it
     assert [event for _, event in preset_fn.targets] == ["input"]
 
 
