@@ -213,6 +213,8 @@ def cmd_models(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from trainers.data import FORMATS
+
     parser = argparse.ArgumentParser(prog="python -m trainers", description="LLM post-training playground engine")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one stage from a config file")
@@ -226,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.set_defaults(func=cmd_resume)
     validate = sub.add_parser("validate", help="check a dataset file; exit 1 if any row is invalid")
     validate.add_argument("file")
-    validate.add_argument("--format", required=True, choices=["stage1", "stage2", "preference"])
+    validate.add_argument("--format", required=True, choices=list(FORMATS))
     validate.add_argument("--max-length", type=int, default=0, help="also reject rows longer than this many tokens")
     validate.add_argument("--model", default="embedded", help="tokenizer for --max-length")
     validate.set_defaults(func=cmd_validate)
