@@ -9,9 +9,9 @@ Run from the repository root (stdlib only, deterministic: the same seed gives by
 It writes stage1_sft.jsonl, stage2_instruction.jsonl, preference.jsonl, grpo_prompts.jsonl and heldout_items.json.
 Eight small task families (arithmetic, unit_conversion, sentiment, reverse_words, json_extraction, code, capitals,
 antonyms) have short, exact answers, so a 135M model learns them in ~100 steps on CPU and a scorer can check them by
-string match. Stage 1 uses ONE prompt phrasing per family (so it stays brittle to paraphrases); Stage 2 uses many phrasings, with
-the variable part in `input` for about half the rows. HELDOUT_ITEMS never appear in any training file, so an
-evaluation suite can test on unseen items.
+string match. Stage 1 uses ONE prompt phrasing per family (so it stays brittle to paraphrases); Stage 2 uses many
+phrasings, with the variable part in `input` for about half the rows. HELDOUT_ITEMS never appear in any training file,
+so an evaluation suite can test on unseen items.
 """
 
 from __future__ import annotations
