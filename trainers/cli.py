@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
     pairs = sub.add_parser("pairs", help="preference pairs from a run's own answers, judged by the suite's checkers")
     pairs.add_argument("--run", required=True, help="a run id, or 'base' (with --base-model)")
-    pairs.add_argument("--prompts", required=True, help="{prompt, check} rows, e.g. assets/datasets/grpo_prompts.jsonl")
+    pairs.add_argument("--prompts", required=True, help="{prompt, check} rows (grpo_prompts.jsonl)")
     pairs.add_argument("--out", required=True, help="JSONL file of {prompt, chosen, rejected} rows")
     pairs.add_argument("--samples", type=int, default=4, help="answers sampled per prompt")
     pairs.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (> 0)")

@@ -33,7 +33,7 @@ def pairs_for_prompt(row: dict, answers: list[str], pairs_per_prompt: int = 1) -
     passing = sorted((s for s in scored if s["passed"]), key=lambda s: (-s["score"], len(s["answer"])))
     failing = sorted((s for s in scored if not s["passed"]), key=lambda s: s["score"])
     pairs = [{"prompt": row["prompt"], "chosen": good["answer"], "rejected": bad["answer"]}
-             for good, bad in zip(passing, failing)][:pairs_per_prompt]
+             for good, bad in zip(passing, failing, strict=False)][:pairs_per_prompt]
     return pairs, scored
 
 

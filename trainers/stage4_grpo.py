@@ -8,12 +8,14 @@ suite's own); the prompt is rendered through the chat template.
 
 metrics.jsonl gets TRL's numbers besides the loss: reward (the weighted sum, mean over the step's completions),
 reward_std, rewards/<name>/mean and /std for each reward function, kl (with beta > 0), completions/mean_length and
-completions/clipped_ratio (the share cut at max_completion_length). samples.jsonl, beside it, holds a few of each
-logged step's completions with their rewards, for the UI to show what the policy actually says.
+completions/clipped_ratio (the share cut at max_completion_length), step_time and generation_s (the seconds of the
+step spent sampling; the rest is scoring, the reference pass and training). samples.jsonl, beside it, holds a few of
+each logged step's completions with their rewards, for the UI to show what the policy actually says.
 """
 
 import json
 import threading
+import time
 
 from transformers import TrainerCallback
 
@@ -27,7 +29,7 @@ from trainers.templates import CHAT, render_with_template
 
 ACCEPTED_FORMATS = ("grpo",)
 METRIC_KEYS = ("reward", "reward_std", "rewards/", "kl", "entropy", "frac_reward_zero_std", "completions/mean_length",
-               "completions/clipped_ratio", "completions/mean_terminated_length", "step_time")
+               "completions/clipped_ratio", "completions/mean_terminated_length", "step_time", "generation_s")
 SAMPLES_FILE = "samples.jsonl"
 
 
@@ -108,6 +110,28 @@ class SamplesCallback(TrainerCallback):
         self.log.batch = None
 
 
+class GenerationTimer(TrainerCallback):
+    """Seconds spent in the policy's `generate` since the last log, added to the logs as `generation_s` (it runs
+    before MetricsCallback, which is added later). TRL samples through the model's public `generate`."""
+
+    def __init__(self, model):
+        self.seconds, self._generate = 0.0, model.generate
+
+        def generate(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return self._generate(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        model.generate = generate
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs is not None and "loss" in logs:
+            logs["generation_s"] = round(self.seconds, 3)
+            self.seconds = 0.0
+
+
 def read_samples(run_id: str) -> list[dict]:
     """The run's samples.jsonl rows ([] before the first logged step)."""
     return runs.read_jsonl(runs.run_path(run_id) / SAMPLES_FILE)
@@ -136,6 +160,7 @@ def make_trainer(config: TrainConfig):
                               peft_config=peft_config)
         weights = config.reward_weights or [1.0] * len(funcs)
         trainer.add_callback(SamplesCallback(run_dir.name, log, weights, config.samples_per_step))
+        trainer.add_callback(GenerationTimer(trainer.accelerator.unwrap_model(trainer.model)))
         return trainer
 
     return make
