@@ -20,6 +20,8 @@ STAGE1_ROWS = "stage1 rows {prompt, output}"
 STAGE2_ROWS = "instruction rows {instruction, response, input?}"
 CONFIGS = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml", "stage3": "stage3_lora.yaml",
            "stage4_dpo": "stage4_dpo.yaml", "stage4_grpo": "stage4_grpo.yaml"}
+# TINY's 2 completions per step make GRPO groups of 2; a few starter pairs need the default max_length
+GROUPS = {"stage4_grpo": {"num_generations": 2}, "stage4_dpo": {"max_length": 256}}
 
 
 @pytest.mark.parametrize("stage, dataset, data_format, message", [
@@ -49,7 +51,8 @@ CONFIGS = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml", "st
 ])
 def test_a_stage_refuses_rows_it_does_not_train_on(tiny_config, stage, dataset, data_format, message):
     # an unknown model: the refusal comes from the rows alone, before any tokenizer or model is looked up
-    config = tiny_config(CONFIGS[stage], dataset=dataset, data_format=data_format, base_model="no-such-model")
+    config = tiny_config(CONFIGS[stage], dataset=dataset, data_format=data_format, base_model="no-such-model",
+                         **GROUPS.get(stage, {}))
     with pytest.raises(ValueError) as caught:
         preflight(config)
     assert str(caught.value) == message
@@ -64,7 +67,7 @@ def test_a_stage_refuses_rows_it_does_not_train_on(tiny_config, stage, dataset, 
     ("stage4_dpo", PREFERENCE_DATA, ""), ("stage4_grpo", "assets/datasets/grpo_prompts.jsonl", ""),
 ])
 def test_a_stage_accepts_the_rows_it_trains_on(tiny_config, stage, dataset, data_format):
-    preflight(tiny_config(CONFIGS[stage], dataset=dataset, data_format=data_format))  # raises on any problem
+    preflight(tiny_config(CONFIGS[stage], dataset=dataset, data_format=data_format, **GROUPS.get(stage, {})))
 
 
 def test_stage1_renders_a_row_in_its_fixed_phrasing(tiny_tokenizer):
