@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only training,switch,compare,chat,gen,eval,app,lesson]
+"""python -m bench [--quick] [--only training,switch,compare,chat,gen,eval,app,lesson,stage4]
 
 Measures every figure side by side in one run on the embedded model (CPU here, GPU unchanged) and prints JSON
 lines. Runs go to $PLAYGROUND_HOME (default ./outputs). --quick uses fewer steps and a slice of the suite.
@@ -8,7 +8,7 @@ import argparse
 
 from bench.common import emit, machine
 
-PARTS = ("training", "switch", "compare", "chat", "gen", "eval", "app", "lesson")
+PARTS = ("training", "switch", "compare", "chat", "gen", "eval", "app", "lesson", "stage4")
 
 
 def main() -> None:
@@ -30,6 +30,10 @@ def main() -> None:
         from bench.lesson import bench_lesson
 
         bench_lesson(args.base_model)
+    if "stage4" in parts:
+        from bench.stage4 import bench_stage4
+
+        bench_stage4(steps=4 if args.quick else 10, base_model=args.base_model)
     adapters = []
     if "training" in parts or parts & {"switch", "compare", "eval"}:
         from bench.training import bench_training

@@ -111,6 +111,11 @@ def _check_problems(check, category: str) -> list[str]:
     return out
 
 
+def check_problems(check) -> list[str]:
+    """Problems with one check on its own, as "check: problem" (the GRPO prompts of trainers/data.py use it)."""
+    return _check_problems(check, "")
+
+
 def _code_check_problems(check: dict) -> list[str]:
     out = []
     if not (isinstance(check.get("function"), str) and check["function"].isidentifier()):

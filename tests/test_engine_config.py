@@ -75,7 +75,7 @@ def test_values_outside_the_metadata_choices_are_refused(key, value):
 
 
 def test_choices_live_in_the_field_metadata():
-    assert set(CHOICES) == {"stage", "method", "data_format", "lr_scheduler_type", "bf16"}
+    assert set(CHOICES) == {"stage", "method", "data_format", "lr_scheduler_type", "bf16", "loss_type"}
     assert all(FIELDS[name].default in options for name, options in CHOICES.items())
     assert all(FIELDS[name].metadata.get("help") for name in FIELDS)
 

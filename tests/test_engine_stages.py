@@ -18,7 +18,10 @@ STAGE2_DATA = "assets/datasets/stage2_instruction.jsonl"
 PREFERENCE_DATA = "assets/datasets/preference.jsonl"
 STAGE1_ROWS = "stage1 rows {prompt, output}"
 STAGE2_ROWS = "instruction rows {instruction, response, input?}"
-CONFIGS = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml", "stage3": "stage3_lora.yaml"}
+CONFIGS = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml", "stage3": "stage3_lora.yaml",
+           "stage4_dpo": "stage4_dpo.yaml", "stage4_grpo": "stage4_grpo.yaml"}
+# TINY's 2 completions per step make GRPO groups of 2; a few starter pairs need the default max_length
+GROUPS = {"stage4_grpo": {"num_generations": 2}, "stage4_dpo": {"max_length": 256}}
 
 
 @pytest.mark.parametrize("stage, dataset, data_format, message", [
@@ -32,21 +35,24 @@ CONFIGS = {"stage1": "stage1_sft.yaml", "stage2": "stage2_instruction.yaml", "st
     ("stage1", STAGE2_DATA, "stage2", f"stage1 trains on {STAGE1_ROWS}; data_format=stage2 asks it to train on "
                                       f"{STAGE2_ROWS}: use stage2, or stage3 which takes either"),
     ("stage1", PREFERENCE_DATA, "", f"stage1 trains on {STAGE1_ROWS}; {PREFERENCE_DATA} has preference rows "
-                                    "{prompt, chosen, rejected}: no SFT stage trains on them (preference pairs are "
-                                    "for DPO)"),
+                                    "{prompt, chosen, rejected}: use stage4_dpo"),
     ("stage2", PREFERENCE_DATA, "", f"stage2 trains on {STAGE2_ROWS}; {PREFERENCE_DATA} has preference rows "
-                                    "{prompt, chosen, rejected}: no SFT stage trains on them (preference pairs are "
-                                    "for DPO)"),
+                                    "{prompt, chosen, rejected}: use stage4_dpo"),
     ("stage3", PREFERENCE_DATA, "", f"stage3 trains on {STAGE1_ROWS} or {STAGE2_ROWS}; {PREFERENCE_DATA} has "
-                                    "preference rows {prompt, chosen, rejected}: no SFT stage trains on them "
-                                    "(preference pairs are for DPO)"),
+                                    "preference rows {prompt, chosen, rejected}: use stage4_dpo"),
     ("stage3", STAGE1_DATA, "preference", f"stage3 trains on {STAGE1_ROWS} or {STAGE2_ROWS}; data_format=preference "
-                                          "asks it to train on preference rows {prompt, chosen, rejected}: no SFT "
-                                          "stage trains on them (preference pairs are for DPO)"),
+                                          "asks it to train on preference rows {prompt, chosen, rejected}: use "
+                                          "stage4_dpo"),
+    ("stage4_dpo", STAGE1_DATA, "", f"stage4_dpo trains on preference rows {{prompt, chosen, rejected}}; "
+                                    f"{STAGE1_DATA} has {STAGE1_ROWS}: use stage1, or stage3 which takes either"),
+    ("stage4_grpo", PREFERENCE_DATA, "", "stage4_grpo trains on prompts with a check {prompt, check, id?, category?}; "
+                                         f"{PREFERENCE_DATA} has preference rows {{prompt, chosen, rejected}}: use "
+                                         "stage4_dpo"),
 ])
 def test_a_stage_refuses_rows_it_does_not_train_on(tiny_config, stage, dataset, data_format, message):
     # an unknown model: the refusal comes from the rows alone, before any tokenizer or model is looked up
-    config = tiny_config(CONFIGS[stage], dataset=dataset, data_format=data_format, base_model="no-such-model")
+    config = tiny_config(CONFIGS[stage], dataset=dataset, data_format=data_format, base_model="no-such-model",
+                         **GROUPS.get(stage, {}))
     with pytest.raises(ValueError) as caught:
         preflight(config)
     assert str(caught.value) == message
@@ -58,9 +64,10 @@ def test_a_stage_refuses_rows_it_does_not_train_on(tiny_config, stage, dataset, 
 @pytest.mark.parametrize("stage, dataset, data_format", [
     ("stage1", STAGE1_DATA, ""), ("stage1", STAGE1_DATA, "stage1"), ("stage2", STAGE2_DATA, ""),
     ("stage3", STAGE1_DATA, ""), ("stage3", STAGE2_DATA, ""), ("stage3", STAGE2_DATA, "stage2"),
+    ("stage4_dpo", PREFERENCE_DATA, ""), ("stage4_grpo", "assets/datasets/grpo_prompts.jsonl", ""),
 ])
 def test_a_stage_accepts_the_rows_it_trains_on(tiny_config, stage, dataset, data_format):
-    preflight(tiny_config(CONFIGS[stage], dataset=dataset, data_format=data_format))  # raises on any problem
+    preflight(tiny_config(CONFIGS[stage], dataset=dataset, data_format=data_format, **GROUPS.get(stage, {})))
 
 
 def test_stage1_renders_a_row_in_its_fixed_phrasing(tiny_tokenizer):

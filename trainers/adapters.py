@@ -20,6 +20,7 @@ from pathlib import Path
 
 from trainers import runs
 from trainers.models import load_model, load_tokenizer, resolve_model
+from trainers.sft_core import checkpoint_under
 
 BASE = "base"
 
@@ -87,7 +88,7 @@ def describe_target(target: str) -> dict:
     if not record.get("artifact_dir") or not Path(record["artifact_dir"]).is_dir():
         raise ValueError(f"run {target} has no saved model (status {record['status']})")
     kind = "full" if record["method"] == "full" else "adapter"
-    init_from = runs.read_config(target).get("init_from") or ""
+    init_from = checkpoint_under(runs.read_config(target))  # "" when the adapter sits on the base model
     return {"kind": kind, "dir": record["artifact_dir"], "base_model": record["base_model"], "init_from": init_from}
 
 

@@ -51,8 +51,11 @@ class MetricsCallback(TrainerCallback):
     each epoch) and only rank 0's share.
     """
 
-    def __init__(self, run_id: str | None, stop_event: threading.Event | None = None, on_step=None):
-        self.run_id, self.stop_event, self.on_step = run_id, stop_event, on_step
+    def __init__(self, run_id: str | None, stop_event: threading.Event | None = None, on_step=None,
+                 extra_keys: tuple[str, ...] = ()):
+        """`extra_keys`: what a stage's trainer logs beyond the loss that metrics.jsonl keeps too (DPO's
+        `rewards/margins`, GRPO's `reward`, ...); a key ending in "/" keeps every logged key under it."""
+        self.run_id, self.stop_event, self.on_step, self.extra_keys = run_id, stop_event, on_step, extra_keys
         self.start = self.last_time = time.perf_counter()
         self.start_tokens = self.last_tokens = 0
         self.losses = []
@@ -65,6 +68,9 @@ class MetricsCallback(TrainerCallback):
     def session_tokens(self, state) -> int:
         """Tokens trained by this `train()` call, all ranks together."""
         return state.num_input_tokens_seen - self.start_tokens
+
+    def _keeps(self, key: str) -> bool:
+        return any(key == k or (k.endswith("/") and key.startswith(k)) for k in self.extra_keys)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.stop_event is not None and self.stop_event.is_set():
@@ -84,6 +90,7 @@ class MetricsCallback(TrainerCallback):
         row = {"step": state.global_step, "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
                "grad_norm": logs.get("grad_norm"), "tokens_per_second": tokens / max(seconds, 1e-9),
                "elapsed_s": round(now - self.start, 3), "epoch": logs.get("epoch")}
+        row.update({key: value for key, value in logs.items() if key not in row and self._keeps(key)})
         self.last_time, self.last_tokens, self._eval_since_log = now, state.num_input_tokens_seen, 0.0
         self.losses.append(logs["loss"])
         if self.run_id:

@@ -4,6 +4,7 @@
     python -m trainers validate assets/datasets/stage1_sft.jsonl --format stage1
     python -m trainers train CONFIG --json        # JSON lines: {"run_id", "job_id", ...} first, the record last
     python -m trainers runs | jobs | models | resume RUN_ID
+    python -m trainers pairs --run RUN_ID --prompts assets/datasets/grpo_prompts.jsonl --out pairs.jsonl
 
 Under `torchrun --nproc_per_node N python -m trainers train ...` every rank trains one shared model (DDP) and
 rank 0 alone writes the run. Exit code 1 and one line on stderr for anything the user can fix.
@@ -189,6 +190,21 @@ def cmd_validate(args) -> int:
     return 1 if errors else 0
 
 
+def cmd_pairs(args) -> int:
+    """Preference pairs from a run's own sampled answers, judged by the suite's checkers (trainers/pairs.py)."""
+    from trainers.pairs import build_preference_pairs, hub_for, load_prompt_rows, write_pairs
+
+    rows = load_prompt_rows(args.prompts)[: args.limit or None]
+    pairs, stats = build_preference_pairs(hub_for(args.run, args.base_model), args.run, rows, args.samples,
+                                          args.temperature, args.max_new_tokens, args.pairs_per_prompt)
+    write_pairs(pairs, args.out)
+    print(f"{stats['pairs']} pairs from {stats['prompts']} prompts x {args.samples} answers "
+          f"({stats['passed']} distinct answers passed, {stats['failed']} failed; {stats['all_pass']} prompts all "
+          f"passed, {stats['all_fail']} all failed, {stats['skipped_code']} code prompts skipped) -> {args.out}")
+    return 0 if pairs else _fail("no prompt had both a passing and a failing answer; try more --samples or "
+                                 "another --temperature")
+
+
 def cmd_runs(args) -> int:
     from trainers import runs
 
@@ -213,6 +229,8 @@ def cmd_models(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from trainers.data import FORMATS
+
     parser = argparse.ArgumentParser(prog="python -m trainers", description="LLM post-training playground engine")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one stage from a config file")
@@ -228,12 +246,23 @@ def build_parser() -> argparse.ArgumentParser:
     resume.set_defaults(func=cmd_resume)
     validate = sub.add_parser("validate", help="check a dataset file; exit 1 if any row is invalid")
     validate.add_argument("file")
-    validate.add_argument("--format", required=True, choices=["stage1", "stage2", "preference"])
+    validate.add_argument("--format", required=True, choices=list(FORMATS))
     validate.add_argument("--max-length", type=int, default=None,
                           help="reject rows longer than this many tokens once rendered as the stage trains them "
                                "(default: train's default max_length, 256; 0: no length check)")
     validate.add_argument("--model", default="embedded", help="tokenizer the length is measured with")
     validate.set_defaults(func=cmd_validate)
+    pairs = sub.add_parser("pairs", help="preference pairs from a run's own answers, judged by the suite's checkers")
+    pairs.add_argument("--run", required=True, help="a run id, or 'base' (with --base-model)")
+    pairs.add_argument("--prompts", required=True, help="{prompt, check} rows (grpo_prompts.jsonl)")
+    pairs.add_argument("--out", required=True, help="JSONL file of {prompt, chosen, rejected} rows")
+    pairs.add_argument("--samples", type=int, default=4, help="answers sampled per prompt")
+    pairs.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (> 0)")
+    pairs.add_argument("--max-new-tokens", type=int, default=64)
+    pairs.add_argument("--pairs-per-prompt", type=int, default=1)
+    pairs.add_argument("--limit", type=int, default=0, help="use only the first N prompts")
+    pairs.add_argument("--base-model", default=None, help="the base for --run base (default: the run's own)")
+    pairs.set_defaults(func=cmd_pairs)
     sub.add_parser("runs", help="list runs").set_defaults(func=cmd_runs)
     jobs_cmd = sub.add_parser("jobs", help="list jobs (training, evaluation, reproduce, export) with their progress")
     jobs_cmd.add_argument("--json", action="store_true", help="one JSON object per job")

@@ -18,6 +18,12 @@ from trainers.paths import CONFIGS
 # transformers schedulers that run from `lr_scheduler_type` alone (the others need `lr_scheduler_kwargs` or an
 # evaluation metric every step, which the optional held-out loss does not give); a test checks each against
 # transformers' SchedulerType.
+STAGES = ("stage1", "stage2", "stage3", "stage4_dpo", "stage4_grpo")
+STAGE4 = ("stage4_dpo", "stage4_grpo")
+# TRL's loss_type values, per trainer (DPOConfig.loss_type, GRPOConfig.loss_type); "" = the trainer's own default
+DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+              "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm")
+GRPO_LOSSES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial",
               "inverse_sqrt")
 
@@ -32,11 +38,13 @@ class TrainConfig:
     """Every default lives here; a YAML under assets/configs holds only what its stage changes (a test checks)."""
 
     stage: str = field(default="stage1", metadata={
-        "help": "stage1 (plain SFT), stage2 (instruction), stage3 (PEFT)", "choices": ("stage1", "stage2", "stage3")})
+        "help": "stage1 (plain SFT), stage2 (instruction), stage3 (PEFT), stage4_dpo (preference pairs), stage4_grpo "
+                "(RL with the suite's checkers as rewards)", "choices": STAGES})
     method: str = field(default="full", metadata={
         "help": "full: all weights; lora: adapters; qlora: on a 4-bit base", "choices": ("full", "lora", "qlora")})
     base_model: str = field(default="embedded", metadata={"help": "embedded, embedded-base, tiny, a Hub id or folder"})
-    init_from: str = field(default="", metadata={"help": "stage3 only: a Stage 1/2 run id or checkpoint folder"})
+    init_from: str = field(default="", metadata={
+        "help": "stage3: a Stage 1/2 run id or checkpoint folder; stage4: either, or a LoRA run to train on"})
     dataset: str = field(default="assets/datasets/stage1_sft.jsonl", metadata={"help": "file, Hub id or saved name"})
     data_format: str = field(default="", metadata={
         "help": "row format, empty = detect from the rows; a stage refuses a format it does not train on",
@@ -69,6 +77,24 @@ class TrainConfig:
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         metadata={"help": "module names that get adapters (attention and MLP projections), or ['all-linear']"})
+    # Stage 4 (trainers/stage4_dpo.py, trainers/stage4_grpo.py); each key feeds the TRL field of the same name
+    beta: float = field(default=0.1, metadata={
+        "help": "DPO: how closely the policy is held to the reference (higher = closer; IPO's tau); GRPO: the KL "
+                "coefficient (0 = no reference pass and no kl metric)"})
+    loss_type: str = field(default="", metadata={
+        "help": "DPO: sigmoid (DPO), ipo, hinge, robust, ...; GRPO: dapo, grpo, dr_grpo, bnpo, ...; empty = the "
+                "trainer's default (sigmoid / dapo)", "choices": ("", *DPO_LOSSES, *GRPO_LOSSES)})
+    num_generations: int = field(default=4, metadata={
+        "help": "GRPO: completions sampled per prompt (the group); per_device_train_batch_size must be a multiple"})
+    max_completion_length: int = field(default=48, metadata={"help": "GRPO: new tokens per sampled completion"})
+    temperature: float = field(default=1.0, metadata={"help": "GRPO: sampling temperature of the completions"})
+    reward_funcs: list[str] = field(default_factory=lambda: ["correct", "format", "length"], metadata={
+        "help": "GRPO rewards: correct (the suite's checker), format (a one-line answer), length (short), or "
+                "module:function for your own"})
+    reward_weights: list[float] = field(default_factory=list, metadata={
+        "help": "GRPO: one weight per reward function (empty = all 1.0)", "item": float})
+    samples_per_step: int = field(default=4, metadata={
+        "help": "GRPO: sampled completions written to samples.jsonl per logged step (0 = none)"})
     seed: int = field(default=42, metadata={"help": "seed of model init, data order, dropout and the held-out rows"})
     # off by default: the presets train on every row, and a held-out loss costs forward passes on a CPU
     eval_fraction: float = field(default=0.0, metadata={
@@ -111,8 +137,8 @@ class TrainConfig:
                   ("seed", 0 <= self.seed < 2**32, "must be in [0, 4294967295]"),
                   ("template_seed", 0 <= self.template_seed < 2**32, "must be in [0, 4294967295]")]
         problems += [f"{name}: {message} (got {getattr(self, name)})" for name, ok, message in checks if not ok]
-        if self.init_from and self.stage != "stage3":
-            problems.append("init_from: only stage3 trains on top of an earlier run")
+        if self.init_from and self.stage in ("stage1", "stage2"):
+            problems.append("init_from: only stage3 and stage4 train on top of an earlier run")
         if not DEVICE.fullmatch(self.device):
             problems.append(f"device: '{self.device}' is not one of auto, cpu, cuda, cuda:N, mps")
         if self.run_name and not RUN_NAME.fullmatch(self.run_name):
@@ -122,6 +148,39 @@ class TrainConfig:
         if not self.target_modules or bad:
             problems.append(f"target_modules: {bad[0]!r} is not a module name" if bad else
                             "target_modules: name at least one module (or all-linear)")
+        return problems + self._stage4_problems()
+
+    def _stage4_problems(self) -> list[str]:
+        if self.stage not in STAGE4:
+            return []
+        problems = [] if self.method in ("lora", "qlora") else [
+            f"method: {self.stage} trains adapters here; use 'lora' or 'qlora'"]
+        losses = DPO_LOSSES if self.stage == "stage4_dpo" else GRPO_LOSSES
+        if self.loss_type and self.loss_type not in losses:
+            problems.append(f"loss_type: '{self.loss_type}' is not a {self.stage} loss ({', '.join(losses)})")
+        if self.beta < 0:
+            problems.append(f"beta: must be >= 0 (got {self.beta})")
+        if self.stage == "stage4_grpo":
+            problems += self._grpo_problems()
+        return problems
+
+    def _grpo_problems(self) -> list[str]:
+        problems = []
+        if self.num_generations < 2:
+            problems.append(f"num_generations: GRPO compares at least 2 completions per prompt "
+                            f"(got {self.num_generations})")
+        elif self.per_device_train_batch_size % self.num_generations:
+            problems.append(f"per_device_train_batch_size: {self.per_device_train_batch_size} completions per step "
+                            f"must be a multiple of num_generations {self.num_generations}")
+        if self.max_completion_length < 1:
+            problems.append(f"max_completion_length: must be >= 1 (got {self.max_completion_length})")
+        if self.temperature <= 0:
+            problems.append(f"temperature: GRPO samples, so it must be > 0 (got {self.temperature})")
+        if not self.reward_funcs:
+            problems.append("reward_funcs: name at least one reward")
+        if self.reward_weights and len(self.reward_weights) != len(self.reward_funcs):
+            problems.append(f"reward_weights: {len(self.reward_weights)} weight(s) for {len(self.reward_funcs)} "
+                            "reward function(s)")
         return problems
 
 
@@ -177,6 +236,10 @@ def _coerce(name: str, value):
         return real_number(name, value)
     if isinstance(current, list):
         items = [v.strip() for v in value.strip("[]").split(",")] if isinstance(value, str) else value
+        if FIELDS[name].metadata.get("item") is float:  # e.g. reward_weights
+            if not isinstance(items, (list, tuple)):
+                raise ValueError(f"{name}: expected a list of numbers (got {value!r})")
+            return [real_number(name, v) for v in items if not (isinstance(v, str) and not v.strip())]
         if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
             raise ValueError(f"{name}: expected a list of names (got {value!r})")
         return [v.strip() for v in items if v.strip()]

@@ -1,9 +1,9 @@
-"""Datasets: the three row formats, loading from files / the Hub / Python rows, and validation with line numbers.
+"""Datasets: the row formats, loading from files / the Hub / Python rows, and validation with line numbers.
 Rendering rows into prompt + completion belongs to the stage that trains on them (trainers/stage*.py).
 
     rows = load_rows("assets/datasets/stage2_instruction.jsonl")
     problems = validate_rows(rows, "stage2", tokenizer=tok, max_length=512)   # [] when clean
-    python -m trainers validate FILE --format stage1|stage2|preference     # exit 1 and `line N: field: problem`
+    python -m trainers validate FILE --format stage1|stage2|preference|grpo   # exit 1 and `line N: field: problem`
 """
 
 import codecs
@@ -18,7 +18,13 @@ from pathlib import Path
 FORMATS = {
     "stage1": {"label": "stage1 rows", "required": ("prompt", "output"), "optional": ()},
     "stage2": {"label": "instruction rows", "required": ("instruction", "response"), "optional": ("input",)},
-    "preference": {"label": "preference rows", "required": ("prompt", "chosen", "rejected"), "optional": ()},
+    # chosen and rejected must differ: a pair that prefers an answer to itself teaches nothing
+    "preference": {"label": "preference rows", "required": ("prompt", "chosen", "rejected"), "optional": (),
+                   "distinct": ("chosen", "rejected")},
+    # a prompt with a verifiable target: `check` is an evaluation-suite check ({"type": exact|numeric|...}), and the
+    # GRPO stage scores sampled completions with it (evalsuite.scorers)
+    "grpo": {"label": "prompts with a check", "required": ("prompt", "check"), "optional": ("id", "category"),
+             "objects": ("check",)},
 }
 
 
@@ -207,6 +213,8 @@ def _check_row(row: Row, spec: dict, tokenizer, max_length: int | None) -> list[
         value = row.data.get(field)
         if field not in row.data or value is None:
             problems.append(Problem(row.line, field, "missing required field"))
+        elif field in spec.get("objects", ()):
+            problems += [Problem(row.line, field, p) for p in _object_problems(field, value)]
         elif not isinstance(value, str):
             problems.append(Problem(row.line, field, f"expected text, got {type(value).__name__}"))
         elif not value.strip():
@@ -216,12 +224,28 @@ def _check_row(row: Row, spec: dict, tokenizer, max_length: int | None) -> list[
             problems.append(Problem(row.line, field, f"expected text, got {type(row.data[field]).__name__}"))
     for field in sorted(set(row.data) - known):
         problems.append(Problem(row.line, field, "unknown field, ignored", "warning"))
+    first, second = spec.get("distinct", (None, None))
+    if first and not problems and row.data[first].strip() == row.data[second].strip():
+        problems.append(Problem(row.line, second, f"identical to {first}: the pair prefers nothing"))
     if tokenizer is not None and max_length and not problems:
-        length = len(tokenizer(" ".join(str(row.data.get(f) or "") for f in known), add_special_tokens=False)[
+        length = len(tokenizer(" ".join(_text(row.data.get(f)) for f in known), add_special_tokens=False)[
             "input_ids"])
         if length > max_length:
             problems.append(Problem(row.line, "row", f"{length} tokens, longer than max_length {max_length}"))
     return problems
+
+
+def _text(value) -> str:
+    return json.dumps(value) if isinstance(value, dict) else str(value or "")
+
+
+def _object_problems(field: str, value) -> list[str]:
+    """Problems with a structured field; `check` is an evaluation-suite check, validated by the suite's own rules."""
+    if not isinstance(value, dict):
+        return [f"expected an object, got {type(value).__name__}"]
+    from evalsuite.suite import check_problems
+
+    return [p.removeprefix("check: ") for p in check_problems(value)]
 
 
 def validate_rows(rows: list[Row], fmt: str, tokenizer=None, max_length: int | None = None) -> list[Problem]:
@@ -248,7 +272,7 @@ def load_valid_rows(source, fmt: str | None = None, tokenizer=None, max_length: 
     rows = load_rows(source)
     fmt = fmt or detect_format(rows)
     if fmt is None:
-        raise DatasetError([Problem(1, "file", "rows match no known format (stage1, stage2, preference)")],
+        raise DatasetError([Problem(1, "file", f"rows match no known format ({', '.join(FORMATS)})")],
                            str(source))
     problems = validate_rows(rows, fmt, tokenizer, max_length)
     if any(p.level == "error" for p in problems):

@@ -11,6 +11,7 @@ nothing about what LoRA saves.
 from pathlib import Path
 
 from trainers import runs
+from trainers.config import STAGE4
 from trainers.sft_core import resolve_dataset
 
 METHODS = ("full", "lora", "qlora")
@@ -26,7 +27,8 @@ def comparison_key(record: dict) -> tuple[str, str]:
 def pick_comparable(records: list[dict]) -> dict[str, dict | None]:
     """The latest completed run of each method on one (base model, dataset): the pair covering the most methods, the
     most recent among ties. `records` come newest first, as `runs.list_runs()` gives them."""
-    done = [r for r in records if r.get("status") == "completed" and r.get("method") in METHODS]
+    done = [r for r in records if r.get("status") == "completed" and r.get("method") in METHODS
+            and r.get("stage") not in STAGE4]  # a DPO / GRPO adapter is not the LoRA of an SFT comparison
     groups: dict[tuple, dict[str, dict]] = {}  # insertion order = recency of each pair's newest run
     for record in done:
         groups.setdefault(comparison_key(record), {}).setdefault(record["method"], record)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from trainers import runs
-from trainers.config import TrainConfig
+from trainers.config import STAGE4, TrainConfig, build_config
 from trainers.data import DatasetError, Problem, load_valid_rows
 from trainers.holdout import split_rows
 from trainers.models import count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
@@ -38,15 +38,42 @@ def resolve_dataset(name: str) -> str:
 
 
 def base_for(config: TrainConfig) -> str:
-    """The weights training starts from: the base model, or a Stage 1/2 checkpoint for Stage 3 `init_from`."""
+    """The weights training starts from: the base model, or a Stage 1/2 checkpoint for `init_from`. A Stage 4 run
+    may continue a LoRA run's adapter (`adapter_parent`): its weights are then the ones under that adapter."""
     if not config.init_from:
         return resolve_model(config.base_model)
     if Path(config.init_from).is_dir():
         return str(Path(config.init_from).resolve())
     record = runs.read_run(config.init_from)
+    if adapter_parent(config, record):
+        return base_for(build_config(runs.read_config(config.init_from)))
     if record.get("method") != "full" or not record.get("artifact_dir"):
-        raise ValueError(f"init_from: run {config.init_from} has no full checkpoint to start from")
+        kind = "full checkpoint or adapter" if config.stage in STAGE4 else "full checkpoint"
+        raise ValueError(f"init_from: run {config.init_from} has no {kind} to start from")
     return record["artifact_dir"]
+
+
+def adapter_parent(config: TrainConfig, record: dict | None = None) -> dict | None:
+    """The record of the LoRA run whose adapter a Stage 4 config goes on training (init_from names a finished LoRA
+    or QLoRA run), else None."""
+    if config.stage not in STAGE4 or not config.init_from or Path(config.init_from).is_dir():
+        return None
+    record = record or runs.read_run(config.init_from)
+    has_adapter = record.get("method") in ("lora", "qlora") and record.get("artifact_dir")
+    return record if has_adapter else None
+
+
+def checkpoint_under(run_config: dict) -> str:
+    """The full checkpoint a run's adapter sits on ("" = the base model itself): its init_from, followed through
+    the LoRA runs a Stage 4 run continued, so an adapter trained further still runs on the base it started on."""
+    init_from = run_config.get("init_from") or ""
+    if not init_from or run_config.get("stage") not in STAGE4 or Path(init_from).is_dir():
+        return init_from
+    try:
+        record = runs.read_run(init_from)
+    except (OSError, ValueError):
+        return init_from
+    return checkpoint_under(runs.read_config(init_from)) if record.get("method") in ("lora", "qlora") else init_from
 
 
 def use_bf16(config: TrainConfig, device: str) -> bool:

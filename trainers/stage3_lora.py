@@ -31,10 +31,10 @@ def lora_config(config: TrainConfig):
                       bias="none", task_type="CAUSAL_LM")
 
 
-def build_adapter_model(config: TrainConfig, base_path: str, device: str, bf16: bool):
-    """The frozen base in the compute dtype (bf16 halves its memory), adapters in fp32 (PEFT's default cast)."""
+def load_frozen_base(config: TrainConfig, base_path: str, device: str, bf16: bool):
+    """The base adapters train on, in the compute dtype (bf16 halves its memory); QLoRA: quantized to 4-bit NF4."""
     import torch
-    from peft import get_peft_model, prepare_model_for_kbit_training
+    from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
 
     dtype = torch.bfloat16 if bf16 else pick_dtype(device, "fp32" if device == "cpu" else "auto")
@@ -42,10 +42,15 @@ def build_adapter_model(config: TrainConfig, base_path: str, device: str, bf16: 
         model = AutoModelForCausalLM.from_pretrained(
             base_path, dtype=dtype, quantization_config=four_bit_config(device, dtype),
             device_map={"": 0 if device == "cuda" else device})
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype).to(device)
-    return get_peft_model(model, lora_config(config))
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    return AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype).to(device)
+
+
+def build_adapter_model(config: TrainConfig, base_path: str, device: str, bf16: bool):
+    """The frozen base (`load_frozen_base`), adapters in fp32 (PEFT's default cast)."""
+    from peft import get_peft_model
+
+    return get_peft_model(load_frozen_base(config, base_path, device, bf16), lora_config(config))
 
 
 def train(config: TrainConfig, run_id: str, stop_event: threading.Event | None = None,

@@ -4,16 +4,18 @@
     result = train_stage(config, run_id, stop, resume_from, on_step)
 
 A config reaches its trainer in three hops: `train_stage` -> the stage module (`trainers/stage1_sft.py`, ...: its row
-formats, renderer and model builder) -> `sft_core.train_with_sft` (the shared body).
+formats, renderer and model builder) -> the shared body: `sft_core.train_with_sft` for the SFT stages,
+`stage4_core.train_stage4` for DPO and GRPO (whose modules also build their own datasets: `build_dataset`).
 """
 
-from trainers import stage1_sft, stage2_instruction, stage3_lora
+from trainers import stage1_sft, stage2_instruction, stage3_lora, stage4_dpo, stage4_grpo
 from trainers.config import TrainConfig
 from trainers.data import describe_format, detect_format, load_rows
 from trainers.models import load_tokenizer
 from trainers.sft_core import base_for, build_dataset, resolve_dataset
 
-STAGE_MODULES = {"stage1": stage1_sft, "stage2": stage2_instruction, "stage3": stage3_lora}
+STAGE_MODULES = {"stage1": stage1_sft, "stage2": stage2_instruction, "stage3": stage3_lora,
+                 "stage4_dpo": stage4_dpo, "stage4_grpo": stage4_grpo}
 
 
 def _other_stages_for(fmt: str, refusing: str) -> str:
@@ -21,7 +23,7 @@ def _other_stages_for(fmt: str, refusing: str) -> str:
     takers = [name if len(module.ACCEPTED_FORMATS) == 1 else f"{name} which takes either"
               for name, module in STAGE_MODULES.items() if fmt in module.ACCEPTED_FORMATS and name != refusing]
     if not takers:
-        return "no SFT stage trains on them (preference pairs are for DPO)"
+        return "no stage trains on them"
     return "use " + ", or ".join(takers)
 
 
@@ -67,7 +69,11 @@ def preflight(config: TrainConfig) -> None:
     problems = check_config(config)
     if problems:
         raise ValueError("invalid config: " + "; ".join(problems))
-    dataset = build_dataset(config, load_tokenizer(base_for(config)), STAGE_MODULES[config.stage].render_rows)
+    module, tokenizer = STAGE_MODULES[config.stage], load_tokenizer(base_for(config))
+    if hasattr(module, "build_dataset"):  # Stage 4: pairs or prompts, not prompt-completion rows
+        dataset = module.build_dataset(config, tokenizer)
+    else:
+        dataset = build_dataset(config, tokenizer, module.render_rows)
     refused = caps.refusal("rows", len(dataset)) or caps.memory_problem(config)
     if refused:
         raise caps.CapExceeded(refused)

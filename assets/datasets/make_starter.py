@@ -1,16 +1,17 @@
-"""Generate the starter datasets the playground ships: Stage 1 SFT, Stage 2 instruction tuning, preference pairs.
+"""Generate the starter datasets the playground ships: Stage 1 SFT, Stage 2 instruction tuning, preference pairs (DPO)
+and prompts with a check (GRPO).
 
 Run from the repository root (stdlib only, deterministic: the same seed gives byte-identical files):
 
     python assets/datasets/make_starter.py            # rewrites the files next to this script
     python assets/datasets/make_starter.py --out DIR  # writes them somewhere else
 
-It writes stage1_sft.jsonl, stage2_instruction.jsonl, preference.jsonl and heldout_items.json. Eight small task
-families (arithmetic, unit_conversion, sentiment, reverse_words, json_extraction, code, capitals, antonyms) have
-short, exact answers, so a 135M model learns them in ~100 steps on CPU and a scorer can check them by string match.
-Stage 1 uses ONE prompt phrasing per family (so it stays brittle to paraphrases); Stage 2 uses many phrasings, with
-the variable part in `input` for about half the rows. HELDOUT_ITEMS never appear in any training file, so an
-evaluation suite can test on unseen items.
+It writes stage1_sft.jsonl, stage2_instruction.jsonl, preference.jsonl, grpo_prompts.jsonl and heldout_items.json.
+Eight small task families (arithmetic, unit_conversion, sentiment, reverse_words, json_extraction, code, capitals,
+antonyms) have short, exact answers, so a 135M model learns them in ~100 steps on CPU and a scorer can check them by
+string match. Stage 1 uses ONE prompt phrasing per family (so it stays brittle to paraphrases); Stage 2 uses many
+phrasings, with the variable part in `input` for about half the rows. HELDOUT_ITEMS never appear in any training file,
+so an evaluation suite can test on unseen items.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ SEED = 20240611
 OUT_DIR = Path(__file__).resolve().parent
 STAGE1_ROWS_PER_FAMILY = 48
 STAGE2_ROWS_PER_FAMILY = 60
-PREFERENCE_ROWS_PER_FAMILY = 10
+PREFERENCE_ROWS_PER_FAMILY = 40
+GRPO_ROWS_PER_FAMILY = 12
+GRPO_CONSTRAINT_ROWS = 16
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the vocabulary module sits beside this script
@@ -54,6 +57,9 @@ from starter_vocab import (  # noqa: E402
     CODE_RAMBLE_TEMPLATES,
     ARITHMETIC_STORIES,
     UNIT_FACTORS,
+    CONFIDENT_WRONG_TEMPLATES,
+    CONSTRAINT_RULES,
+    GRPO_CONSTRAINT_PROMPTS,
 )
 
 
@@ -330,25 +336,125 @@ def stage2_rows(rng: random.Random, banned: dict[str, set]) -> dict[str, list[di
     return rows
 
 
+def styled(style: str, answer: str) -> str:
+    """A CONSTRAINT_RULES style applied to the right answer: as is, lower/upper case, or a template around it."""
+    return {"same": answer, "lower": answer.lower(), "upper": answer.upper()}.get(style) or style.format(answer=answer)
+
+
 def preference_rows(rng: random.Random, banned: dict[str, set]) -> dict[str, list[dict]]:
+    """chosen: the right answer, concise. rejected, a third each: a wrong answer stated as fact, a constraint the
+    prompt added broken (the right answer in the wrong form), or the right answer buried in filler."""
     rows = {}
+    for family in FAMILIES:
+        templates = [STAGE1_TEMPLATES[family.name]] + [inline for _, inline in STAGE2_PHRASINGS[family.name]]
+        rules = [rule for rule in CONSTRAINT_RULES if family.name in rule[3]]
+
+        def make_row(family=family, templates=templates, rules=rules):
+            item = draw_item(family, rng, banned)
+            if item is None:
+                return None
+            prompt, chosen, kind = rng.choice(templates).format(**item), item["answer"], rng.choice(
+                ["wrong", "constraint", "ramble"])
+            wrong = family.wrong(item, rng) if kind == "wrong" else None
+            if wrong is not None:
+                confident = family.name not in ("code", "json_extraction")  # no sentence around code or JSON
+                rejected = rng.choice(CONFIDENT_WRONG_TEMPLATES).format(wrong=wrong) if confident else wrong
+            elif kind == "constraint" and rules:
+                suffix, keep,drop, _ = rng.choice(rules)
+                # after a sentence, or on its own line after an item the prompt ends on (a phrase to reverse)
+                joiner = " " if prompt.rstrip()[-1] in ".?!" else "\n"
+                prompt, chosen, rejected = prompt + joiner + suffix.strip(), styled(keep, chosen), styled(drop, chosen)
+            else:
+                rambles = CODE_RAMBLE_TEMPLATES if family.name == "code" else RAMBLE_TEMPLATES
+                rejected = rng.choice(rambles).format(answer=chosen)
+            if rejected.strip() == chosen.strip():  # e.g. a reversed phrase that reads the same: no preference
+                return None
+            return prompt, {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+
+        rows[family.name] = draw_unique(PREFERENCE_ROWS_PER_FAMILY, make_row)
+    return rows
+
+
+# Arguments for the GRPO code prompts' tests, by parameter list; expected values come from running our own answer.
+CODE_TEST_ARGS = {
+    "a, b": [(2, 3), (7, 4), (10, 5)], "x": [(2,), (-3,), (5,)], "n": [(3,), (6,), (1,)], "side": [(2,), (5,)],
+    "c": [(0,), (100,)], "w, h": [(2, 3), (5, 4)], "items": [([3, 1, 2],), ([5, 5, 8, 1],)],
+    "items, x": [([1, 2, 3], 2), ([4, 5], 9)], "s": [("hello",), ("level",), ("Data Set",)],
+    "s, n": [("abc", 2), ("hello", 3)],
+}
+PLAIN = (bool, int, float, str, list, tuple, dict, type(None))
+
+
+def code_tests(item: dict) -> list[str]:
+    """`assert f(args) == value` lines for one code item, the values computed by the item's own answer."""
+    scope: dict = {}
+    exec(item["answer"], scope)  # noqa: S102 -- our own constant, not user input
+    tests = []
+    for args in CODE_TEST_ARGS[item["params"]]:
+        try:
+            value = scope[item["name"]](*args)
+        except Exception:  # an argument the task does not take (a zero divisor, ...): no test from it
+            continue
+        if isinstance(value, PLAIN):
+            tests.append(f"assert {item['name']}({', '.join(map(repr, args))}) == {value!r}")
+    return tests
+
+
+def grpo_check(family: str, item: dict) -> dict | None:
+    """The evaluation-suite check that scores a completion for one item (assets/eval/README.md)."""
+    if family == "arithmetic":
+        return {"type": "numeric", "answer": int(item["answer"])}
+    if family == "unit_conversion":
+        return {"type": "numeric", "answer": float(item["answer"].split()[0]), "units": [item["dst"]]}
+    if family == "json_extraction":
+        return {"type": "constraints", "constraints": [{"kind": "json_equals", "value": json.loads(item["answer"])}]}
+    if family == "code":
+        tests = code_tests(item)
+        return {"type": "code", "function": item["name"], "tests": tests} if tests else None
+    if family == "sentiment":
+        other = "negative" if item["answer"] == "positive" else "positive"
+        return {"type": "exact", "answers": [item["answer"]], "distractors": [other]}
+    return {"type": "exact", "answers": [item["answer"]]}
+
+
+def grpo_rows(rng: random.Random, banned: dict[str, set]) -> dict[str, list[dict]]:
+    """Prompts with a verifiable target, {id, category, prompt, check}, for GRPO: every family's items in their
+    Stage 1 or Stage 2 phrasings, plus prompts that ask for a form as well as a fact (GRPO_CONSTRAINT_PROMPTS)."""
+    by_name, rows = {family.name: family for family in FAMILIES}, {}
     for family in FAMILIES:
         templates = [STAGE1_TEMPLATES[family.name]] + [inline for _, inline in STAGE2_PHRASINGS[family.name]]
 
         def make_row(family=family, templates=templates):
             item = draw_item(family, rng, banned)
-            if item is None:
+            check = grpo_check(family.name, item) if item else None
+            if check is None:
                 return None
             prompt = rng.choice(templates).format(**item)
-            # Half the rejected answers are wrong, half are right but rambling.
-            rejected = family.wrong(item, rng) if rng.random() < 0.5 else None
-            if rejected is None:
-                rambles = CODE_RAMBLE_TEMPLATES if family.name == "code" else RAMBLE_TEMPLATES
-                rejected = rng.choice(rambles).format(answer=item["answer"])
-            return prompt, {"prompt": prompt, "chosen": item["answer"], "rejected": rejected}
+            return prompt, {"category": family.name, "prompt": prompt, "check": check}
 
-        rows[family.name] = draw_unique(PREFERENCE_ROWS_PER_FAMILY, make_row)
+        rows[family.name] = draw_unique(GRPO_ROWS_PER_FAMILY, make_row)
+
+    def make_constraint_row():
+        template, constraints, source = rng.choice(GRPO_CONSTRAINT_PROMPTS)
+        item = draw_item(by_name[source], rng, banned)
+        if item is None:
+            return None
+        filled = json.loads(json.dumps(constraints).replace("{answer}", item["answer"]))
+        prompt = template.format(**item)
+        return prompt, {"category": "constraints", "prompt": prompt,
+                        "check": {"type": "constraints", "constraints": filled}}
+
+    rows["constraints"] = draw_unique(GRPO_CONSTRAINT_ROWS, make_constraint_row)
     return rows
+
+
+def with_ids(rows: list[dict]) -> list[dict]:
+    counts: dict[str, int] = {}
+    out = []
+    for row in rows:
+        counts[row["category"]] = counts.get(row["category"], 0) + 1
+        out.append({"id": f"grpo-{row['category']}-{counts[row['category']]:02d}", **row})
+    return out
 
 
 def heldout_export() -> dict[str, list[dict]]:
@@ -416,9 +522,11 @@ def main() -> None:
         "stage1_sft.jsonl": stage1_rows(random.Random(args.seed), banned),
         "stage2_instruction.jsonl": stage2_rows(random.Random(args.seed + 1), banned),
         "preference.jsonl": preference_rows(random.Random(args.seed + 2), banned),
+        "grpo_prompts.jsonl": grpo_rows(random.Random(args.seed + 3), banned),
     }
     for offset, (filename, rows_by_family) in enumerate(datasets.items()):
         rows = shuffled(rows_by_family, random.Random(args.seed + 10 + offset))
+        rows = with_ids(rows) if filename == "grpo_prompts.jsonl" else rows
         write_jsonl(args.out / filename, rows)
         counts = ", ".join(f"{name} {len(family_rows)}" for name, family_rows in rows_by_family.items())
         print(f"{filename}: {len(rows)} rows ({counts})")

@@ -422,3 +422,33 @@ ARITHMETIC_STORIES = {
     "div": "{name} shares {a} {thing} equally among {b} friends. How many {thing} does each friend get?",
 }
 UNIT_FACTORS = {(src, dst): factor for src, dst, factor in CONVERSIONS}
+
+# Preference pairs: a wrong answer stated as fact (`{wrong}` is the family's wrong answer). Bare wrong answers are
+# kept too, so "confident" is not just "longer".
+CONFIDENT_WRONG_TEMPLATES = ["{wrong}", "{wrong}", "It is definitely {wrong}.", "The answer is {wrong}, no doubt.",
+                             "Certainly: {wrong}."]
+# Preference pairs with a constraint added to the prompt: (suffix, chosen style, rejected style, families). The
+# chosen answer keeps the constraint, the rejected one breaks it; both carry the right answer. The styles are
+# applied by make_starter.py: "same", "lower", "upper", or a template around {answer}.
+CONSTRAINT_RULES = [
+    (" Reply in lowercase letters only.", "lower", "upper", ("capitals", "antonyms", "sentiment", "reverse_words")),
+    (" Give only the answer, nothing else.", "same", "Sure! The answer is {answer}. Let me know if you need more.",
+     ("arithmetic", "unit_conversion", "sentiment", "capitals", "antonyms", "reverse_words", "json_extraction")),
+    (" Answer in at most three words.", "same", "I am fairly sure that the correct answer to this one is {answer}.",
+     ("arithmetic", "unit_conversion", "sentiment", "capitals", "antonyms")),
+    (" Reply with the code only, no explanation.", "same",
+     "Here is the function you asked for:\n{answer}\nIt does exactly what the task says.", ("code",)),
+]
+# GRPO prompts that ask for a form as well as a fact; each becomes a `constraints` check (evalsuite/ifeval.py).
+# (template, constraints, family the item comes from); `{answer}` in a constraint is the item's answer.
+GRPO_CONSTRAINT_PROMPTS = [
+    ("What is the capital of {country}? Reply in lowercase letters only.",
+     [{"kind": "lowercase"}, {"kind": "include_keywords", "keywords": ["{answer}"]}], "capitals"),
+    ("Give the antonym of {word} in capital letters.",
+     [{"kind": "uppercase"}, {"kind": "include_keywords", "keywords": ["{answer}"]}], "antonyms"),
+    ("In at most five words, name the capital of {country}.",
+     [{"kind": "max_words", "n": 5}, {"kind": "include_keywords", "keywords": ["{answer}"]}], "capitals"),
+    ("Give the opposite of {word} in one word, without using any commas.",
+     [{"kind": "max_words", "n": 1}, {"kind": "no_commas"}, {"kind": "include_keywords", "keywords": ["{answer}"]}],
+     "antonyms"),
+]
