@@ -54,21 +54,22 @@ def check_training_format(config: TrainConfig) -> str | None:
 
 
 def preflight(config: TrainConfig) -> None:
-    """Everything that can be checked before a run directory exists: bad values, the server's caps, rows the stage
-    does not train on, bad models, bad rows (each with its line), then the caps that need the rows or the model."""
+    """Everything that can be checked before a run directory exists: bad values, rows the stage does not train on,
+    what the model's config says of the values, the server's caps, bad rows (each with its line), then the caps that
+    need the rows or the model."""
     from trainers import caps
     from trainers.validate import check_config
 
     problems = check_config(config, with_model=False)
     if problems:
         raise ValueError("invalid config: " + "; ".join(problems))
-    refused = caps.training_problems(config)
-    if refused:
-        raise caps.CapExceeded("; ".join(refused))
     check_training_format(config)  # from the rows alone: before any model or tokenizer is looked up
     problems = check_config(config)
     if problems:
         raise ValueError("invalid config: " + "; ".join(problems))
+    refused = caps.training_problems(config)
+    if refused:
+        raise caps.CapExceeded("; ".join(refused))
     module, tokenizer = STAGE_MODULES[config.stage], load_tokenizer(base_for(config))
     if hasattr(module, "build_dataset"):  # Stage 4: pairs or prompts, not prompt-completion rows
         dataset = module.build_dataset(config, tokenizer)
