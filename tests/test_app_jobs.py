@@ -52,7 +52,9 @@ def test_eval_and_reproduce_return_a_job_at_once_and_a_training_waits_its_turn(a
     assert time.perf_counter() - started < 5 and eval_job, message
     started = time.perf_counter()
     message, repro_job = client.predict(2, 6, "tiny", api_name="/reproduce_seed")
-    assert time.perf_counter() - started < 5 and repro_job, message
+    # pricing the six phases loads the tokenizer and renders the stages' rows on the first call (seconds); the work
+    # itself takes minutes
+    assert time.perf_counter() - started < 15 and repro_job, message
     _, train_job = start_training(client, "stage3_lora", "tiny", dataset, max_steps=3, **TINY_FORM)
     [run_id] = read_job(home, train_job)["run_ids"]
     assert read_job(home, train_job)["status"] == "queued" and read_run(home, run_id)["status"] == "queued"
