@@ -197,6 +197,11 @@ def test_train_tab_queues_runs_and_shows_progress(page, browser, app_url):
     open_tab(page, "Train")
     page.get_by_label("3 · LoRA (adapters)").check()
     expect_text(page, "train-estimate", "trainable parameters", timeout=LONG)
+    # the stage's preset lands in the fields (all at once, with the LoRA row shown) before they are edited, else it
+    # would overwrite the edits
+    from playwright.sync_api import expect
+
+    expect(page.locator("#train-lora_r")).to_be_visible(timeout=LONG)
     for name, value in (("max_steps", steps), ("per_device_train_batch_size", 4), ("max_length", 128),
                         ("save_steps", 0)):
         fill(page, f"train-{name}", value)
