@@ -16,9 +16,9 @@ def test_a_finished_job_records_estimated_and_measured_seconds_and_calibrates_th
     config = tiny_config(dataset=str(learnable_dataset), max_steps=3)
     key = timing.training_key(config)
     run_id, job = submit_training(config, queue=job_queue)
-    assert job["estimated_s"] is None and job["estimate"]["missing"] == [key]  # nothing measured yet
     first = job_queue.wait(job["id"], timeout_s=300)
     assert first["status"] == "completed", first["error"]
+    assert first["estimated_s"] is None and first["estimate"]["missing"] == [key]  # nothing measured yet
     assert first["measured_s"] > 0 and first["measured_s"] == first["phases"][0]["measured_s"]
     run = runs.read_run(run_id)
     assert run["measured_s"] == first["measured_s"] and run["estimated_s"] is None
@@ -26,11 +26,13 @@ def test_a_finished_job_records_estimated_and_measured_seconds_and_calibrates_th
     assert entry["rate_s"] == pytest.approx(run["train_s"] / run["tokens_trained"])
     assert 0 <= entry["overhead_s"] < first["measured_s"]
 
-    run_id, job = submit_training(tiny_config(dataset=str(learnable_dataset), max_steps=6), queue=job_queue)
-    plan = job["phases"][0]
-    assert job["estimated_s"] == pytest.approx(entry["overhead_s"] + plan_units(plan, job) * entry["rate_s"], abs=0.1)
+    config = tiny_config(dataset=str(learnable_dataset), max_steps=6)
+    run_id, job = submit_training(config, queue=job_queue)
     second = job_queue.wait(job["id"], timeout_s=300)
     assert second["status"] == "completed", second["error"]
+    # priced before it ran: all six steps of it
+    expected = entry["overhead_s"] + timing.plan_training(config)["units"] * entry["rate_s"]
+    assert second["estimated_s"] == pytest.approx(expected, abs=0.1)
     error = timing.estimate_error(second)
     assert error == pytest.approx((second["estimated_s"] - second["measured_s"]) / second["measured_s"], abs=1e-3)
     assert second["estimate_error"] == error and timing.estimate_error(second["id"]) == error
@@ -38,10 +40,6 @@ def test_a_finished_job_records_estimated_and_measured_seconds_and_calibrates_th
     assert (run["estimated_s"], run["measured_s"]) == (second["estimated_s"], second["measured_s"])
     assert len(timing.load_calibration()[key]["samples"]) == 2
     assert timing.describe_outcome(second).endswith(f"({error:+.0%})")
-
-
-def plan_units(phase: dict, job: dict) -> float:
-    return timing.plan_phase(phase, job["phases"])["units"]
 
 
 def test_an_evaluation_job_calibrates_the_seconds_per_answer(job_queue, playground_home):
@@ -73,3 +71,30 @@ def test_plans_count_a_resumed_run_from_its_checkpoint_and_completed_phases_as_d
     assert held["units"] > full["units"]  # its evaluations cost forward passes
     phase = {**jobs.phase("train", "train", config={}), "status": "completed"}
     assert timing.estimate_phases([phase])["seconds"] == 0.0
+
+
+def test_a_slow_estimate_does_not_hold_the_request_and_lands_before_the_job_starts(job_queue, tiny_config,
+                                                                                 learnable_dataset, monkeypatch):
+    """Pricing a job imports transformers and reads its datasets the first time in a process (seconds, half a minute
+    on a busy CPU): the request answers without waiting, and the supervisor starts the job only once it is priced."""
+    import time
+
+    from trainers.submit import submit_training
+
+    real, priced = timing.safe_estimate, []
+
+    def slow_estimate(phases):
+        time.sleep(8)
+        estimate = real(phases)
+        priced.append(runs.now_iso())
+        return estimate
+
+    monkeypatch.setattr(timing, "safe_estimate", slow_estimate)
+    started = time.perf_counter()
+    _, job = submit_training(tiny_config(dataset=str(learnable_dataset), max_steps=2), queue=job_queue)
+    assert time.perf_counter() - started < 8, "the request waited for its estimate"
+    assert job["estimate"]["pending"] and "on its way" in timing.describe_job(job)
+    record = job_queue.wait(job["id"], timeout_s=300)
+    assert record["status"] == "completed", record["error"]
+    assert not record["estimate"].get("pending") and record["estimate"]["missing"]  # priced: nothing measured yet
+    assert priced and record["started_at"] >= priced[0]

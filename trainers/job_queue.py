@@ -24,6 +24,7 @@ from trainers.liveness import process_identity
 from trainers.paths import REPO
 
 CANCEL_GRACE_S = float(os.environ.get("PLAYGROUND_CANCEL_GRACE_S", "20"))
+PRICE_WAIT_S = 2.0  # how long a request waits for its job's time estimate before answering without it
 
 
 class JobBusy(RuntimeError):
@@ -150,20 +151,37 @@ class JobQueue:
         self._lock = threading.Condition()
         self._waiting: list[str] = []
         self._thread: threading.Thread | None = None
+        self._pricing: dict[str, threading.Thread] = {}
         self.current: str | None = None
 
-    def submit(self, kind: str, phases: list[dict], owner: str = "local", title: str = "", run_ids=()) -> dict:
-        from trainers.timing import safe_estimate
-
-        estimate = safe_estimate(phases)  # reads datasets and tokenizers: not while holding the queue's lock
+    def submit(self, kind: str, phases: list[dict], owner: str = "local", title: str = "", run_ids=(),
+               price_within_s: float = PRICE_WAIT_S) -> dict:
+        """Queue a job and return its record. Pricing it (trainers.timing reads datasets and tokenizers, and the
+        first time in a process imports torch and transformers: seconds, more on a busy CPU) runs beside the
+        request; the record carries the estimate when that took under `price_within_s`, else `estimate.pending`
+        until it lands. The supervisor never starts a job before its estimate, which the job is measured against."""
         with self._lock:
             held = self._held_runs() & set(run_ids)
             if held:
                 raise JobBusy(f"run {sorted(held)[0]} already belongs to a queued or running job")
             self._check_quota(owner)
-            record = jobs.create_job(kind, phases, owner, title, run_ids, estimate=estimate)
+            record = jobs.create_job(kind, phases, owner, title, run_ids, estimate=jobs.PENDING)
+            pricing = self._pricing[record["id"]] = threading.Thread(
+                target=self._price, args=(record["id"], phases), name=f"price-{record['id']}", daemon=True)
+            pricing.start()
             self._enqueue(record["id"])
-        return record
+        pricing.join(price_within_s)
+        return jobs.read_job(record["id"])
+
+    def _price(self, job_id: str, phases: list[dict]) -> None:
+        from trainers.timing import safe_estimate
+
+        estimate = safe_estimate(phases)  # not under the lock: the queue keeps answering while this reads
+        with self._lock:
+            try:
+                jobs.set_estimate(job_id, estimate)
+            except (OSError, ValueError):  # deleted meanwhile
+                pass
 
     def resume(self, job_id: str) -> dict:
         """Queue an ended job again; its completed phases are kept, a cut-off training continues from its
@@ -278,6 +296,9 @@ class JobQueue:
                 while not self._waiting:
                     self._lock.wait()
                 job_id = self.current = self._waiting.pop(0)
+                pricing = self._pricing.pop(job_id, None)
+            if pricing is not None:
+                pricing.join()
             try:
                 supervise(job_id)
             except Exception as err:  # the supervisor must outlive any one job

@@ -51,26 +51,49 @@ def phase(name: str, kind: str, **spec) -> dict:
             "started_at": None, "ended_at": None}
 
 
+PENDING = "pending"  # create_job(estimate=PENDING): the queue prices the job in the background (set_estimate)
+
+
 def create_job(kind: str, phases: list[dict], owner: str = "local", title: str = "", run_ids=(),
-               job_id: str | None = None, estimate: dict | None = None) -> dict:
+               job_id: str | None = None, estimate: dict | str | None = None) -> dict:
     """A queued job. It carries the seconds trainers.timing predicts for it and each phase (`estimated_s`, None
-    where this machine has not measured that kind of work yet; `estimate` when the caller has it already); the
-    supervisor adds `measured_s` when it ends."""
+    where this machine has not measured that kind of work yet; `estimate` when the caller has it already, PENDING
+    when the queue prices it after answering the request); the supervisor adds `measured_s` when it ends."""
     from trainers.timing import safe_estimate
 
     job_id = job_id or new_job_id(kind)
-    estimate = estimate or safe_estimate(phases)  # before anything runs: what the job is measured against
-    for phase, predicted in zip(phases, estimate["phases"], strict=True):
-        phase.update(estimated_s=predicted["seconds"], timing_key=predicted["key"])
+    if estimate is None:
+        estimate = safe_estimate(phases)  # before anything runs: what the job is measured against
     job_path(job_id).mkdir(parents=True)
     record = dict.fromkeys(JOB_KEYS)
     record.update(id=job_id, kind=kind, status="queued", owner=owner, title=title or kind, created_at=runs.now_iso(),
                   progress={"done": 0, "total": None, "unit": "", "phase": phases[0]["name"] if phases else ""},
-                  run_ids=list(run_ids), result={}, error="", phases=phases, estimated_s=estimate["seconds"],
-                  estimate={k: estimate.get(k) for k in ("missing", "calibrated_at", "error")},
-                  supervisor=process_identity(), worker=None)
+                  run_ids=list(run_ids), result={}, error="", phases=phases, supervisor=process_identity(),
+                  worker=None)
+    _apply_estimate(record, estimate)
     write_job(record)
     append_event(job_id, event="queued", kind=kind, title=record["title"])
+    return record
+
+
+def _apply_estimate(record: dict, estimate: dict | str) -> None:
+    if estimate == PENDING:
+        for phase in record["phases"]:
+            phase.update(estimated_s=None, timing_key=None)
+        record.update(estimated_s=None, estimate={"pending": True, "missing": [], "calibrated_at": None,
+                                                  "error": None})
+        return
+    for phase, predicted in zip(record["phases"], estimate["phases"], strict=True):
+        phase.update(estimated_s=predicted["seconds"], timing_key=predicted["key"])
+    record.update(estimated_s=estimate["seconds"],
+                  estimate={k: estimate.get(k) for k in ("missing", "calibrated_at", "error")})
+
+
+def set_estimate(job_id: str, estimate: dict) -> dict:
+    """Record the prediction of a job created with estimate=PENDING (before its supervisor starts it)."""
+    record = read_job(job_id)
+    _apply_estimate(record, estimate)
+    write_job(record)
     return record
 
 

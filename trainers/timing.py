@@ -163,6 +163,8 @@ def describe(estimate: dict) -> str:
     """One line for the page: the prediction and where it comes from, or what has not been measured yet."""
     if estimate.get("error"):
         return f"no time estimate ({estimate['error']})"
+    if estimate.get("pending"):
+        return "time estimate on its way (the Jobs panel shows it)"
     if estimate["seconds"] is not None:
         about = f"about {fmt_seconds(estimate['seconds'])} on this machine"
         return about + (f", from a calibration of {local_time(estimate['calibrated_at'])}"
