@@ -54,17 +54,21 @@ def repo_relative(path) -> str:
         return str(path)
 
 
-def dataset_choices(owner: str | None = None) -> list[tuple[str, str]]:
+def dataset_choices(owner: str | None = None, formats: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
     """Starter datasets shipped in assets/ and the datasets `owner` saved from the Data tab (in local mode: every
-    saved one, in $PLAYGROUND_HOME/datasets). Public mode offers starters by name, never by path."""
+    saved one, in $PLAYGROUND_HOME/datasets); with `formats`, only files whose rows have one of them (a stage's
+    accepted formats). Public mode offers starters by name, never by path."""
+    from trainers.data import file_format
+
     if public_mode():
-        starter = [(f"starter: {name}", name) for name in starters()]
+        starter = [(f"starter: {name}", name, ASSETS / "datasets" / f"{name}.jsonl") for name in starters()]
         folder = saved_folder(owner) if owner else None
     else:
-        starter = [(f"starter: {p.stem}", repo_relative(p)) for p in sorted((ASSETS / "datasets").glob("*.jsonl"))]
+        starter = [(f"starter: {p.stem}", repo_relative(p), p) for p in sorted((ASSETS / "datasets").glob("*.jsonl"))]
         folder = datasets_dir()
     paths = sorted(folder.glob("*.jsonl"), key=os.path.getmtime, reverse=True) if folder else []
-    return [(f"saved: {p.stem}", p.stem) for p in paths] + starter
+    listed = [(f"saved: {p.stem}", p.stem, p) for p in paths] + starter
+    return [(label, value) for label, value, path in listed if formats is None or file_format(path) in formats]
 
 
 def safe_list_runs(owner: str | None = None) -> list[dict]:

@@ -18,6 +18,18 @@ STAGE_NOTES = {
         "**Stage 3 · QLoRA.** The same adapters, trained on a base stored in 4-bit NF4. *Look for:* the frozen "
         "weights taking about a quarter of the memory in the Runs efficiency table, at some cost in speed "
         "(de-quantizing every step), with answers close to LoRA's."),
+    "stage4_dpo": (
+        "**Stage 4a · preference tuning (DPO).** LoRA adapters learn from `{prompt, chosen, rejected}` pairs to "
+        "make the chosen answer more likely than the rejected one, relative to the starting model (the reference, "
+        "no second copy: the adapter switched off). Start from the base or from an earlier run (`init_from`). "
+        "*Look for:* the reward margin and the preference accuracy rising while the loss falls below ln 2 = 0.69 "
+        "(where every pair is a coin flip), then fewer confidently wrong answers in Compare and Evaluate."),
+    "stage4_grpo": (
+        "**Stage 4b · RL with verifiable rewards (GRPO).** For each prompt the model samples a group of answers; "
+        "the evaluation suite's own checkers score them (correct, format, length) and LoRA adapters learn to make "
+        "the better-than-the-group answers more likely. No labels, no judge model. *Look for:* the mean reward "
+        "rising, the completions getting shorter as fewer are cut off, and the sampled answers in the table below "
+        "the chart turning from wrong to right."),
 }
 
 PRESETS = {
@@ -25,10 +37,12 @@ PRESETS = {
     "stage2_instruction": "2 · Instruction tuning (all weights)",
     "stage3_lora": "3 · LoRA (adapters)",
     "stage3_qlora": "3 · QLoRA (adapters, 4-bit base)",
+    "stage4_dpo": "4 · DPO (preference pairs)",
+    "stage4_grpo": "4 · GRPO (rewards from checks)",
 }
 
 DATA_NOTE = (
     "Rows flow one way: a starter file, an upload (JSONL / JSON / CSV / Parquet) or a Hub dataset → validation "
     "(every problem with its line) → a saved dataset the Train tab can pick. Stage 1 rows are `{prompt, output}`; "
-    "Stage 2 rows are `{instruction, input, response}`; preference rows `{prompt, chosen, rejected}` are for the "
-    "later DPO stage.")
+    "Stage 2 rows are `{instruction, input, response}`; preference rows `{prompt, chosen, rejected}` train Stage 4 "
+    "DPO, and prompts with a check `{prompt, check}` train Stage 4 GRPO.")

@@ -16,7 +16,7 @@ from playground.common import (REPO, clear_warning, dataset_choices, escape, fmt
 from playground.notes import PRESETS, STAGE_NOTES
 from playground.workspace import owned
 from trainers import names, runs
-from trainers.config import FIELDS, help_text, load_config, to_dict
+from trainers.config import DPO_LOSSES, FIELDS, GRPO_LOSSES, STAGE4, help_text, load_config, to_dict
 from trainers.mode import public_mode
 from trainers.models import REGISTRY
 from trainers.owners import may_change, may_see
@@ -29,15 +29,28 @@ OPTIMIZATION = ("learning_rate", "max_steps", "per_device_train_batch_size", "gr
                 "warmup_steps", "lr_scheduler_type")
 DATA = ("max_length", "randomize_templates", "template_seed", "seed", "eval_fraction", "eval_steps")
 LORA = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")
+PREFERENCE = ("beta", "loss_type")  # both Stage 4 methods; the GRPO ones only show for GRPO
+GRPO = ("num_generations", "max_completion_length", "temperature", "reward_funcs", "reward_weights")
 MORE = ("save_steps", "logging_steps", "gradient_checkpointing", "bf16", "run_name")
-EDITABLE = OPTIMIZATION + DATA + LORA + MORE
+EDITABLE = OPTIMIZATION + DATA + LORA + PREFERENCE + GRPO + MORE
+LIST_FIELDS = ("target_modules", "reward_funcs", "reward_weights")  # comma-separated in the form
+LOSSES = {"stage4_dpo": DPO_LOSSES, "stage4_grpo": GRPO_LOSSES}
 SCHEDULERS = ["cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial"]
 LOG_LINES = 12
 
 
-def init_choices(owner: str | None = None) -> list[tuple[str, str]]:
-    """Stage 3 can start from a finished full (Stage 1/2) run instead of the base."""
-    return [("none (train on the base)", "")] + run_choices(("completed",), methods=("full",), owner=owner)
+def init_choices(owner: str | None = None, stage: str = "stage3") -> list[tuple[str, str]]:
+    """Stage 3 can start from a finished full (Stage 1/2) run instead of the base; Stage 4 also from a LoRA run,
+    whose adapter then trains on."""
+    methods = ("full", "lora") if stage in STAGE4 else ("full",)
+    return [("none (train on the base)", "")] + run_choices(("completed",), methods=methods, owner=owner)
+
+
+def stage_formats(stage: str) -> tuple[str, ...]:
+    """The dataset formats a stage trains on (its module says): what the dataset dropdown offers."""
+    from trainers.stages import STAGE_MODULES
+
+    return STAGE_MODULES[stage].ACCEPTED_FORMATS
 
 
 def preset_path(preset: str):
@@ -54,6 +67,8 @@ def field_component(name: str, value, visible: bool = True):
         return gr.Dropdown(SCHEDULERS, allow_custom_value=True, **kwargs)
     if name == "bf16":
         return gr.Dropdown(["auto", "true", "false"], **kwargs)
+    if name == "loss_type":  # choices follow the stage (form_updates): DPO and GRPO name different losses
+        return gr.Dropdown([("the trainer's default", "")] + list(DPO_LOSSES), **kwargs)
     if isinstance(default, bool):
         return gr.Checkbox(**kwargs)
     if isinstance(default, int):  # no precision=0: Gradio would round 2.5 or fail on text before collect() says why
@@ -64,7 +79,20 @@ def field_component(name: str, value, visible: bool = True):
 
 
 def field_value(name: str, value):
-    return ", ".join(value) if name == "target_modules" else value
+    return ", ".join(map(str, value)) if name in LIST_FIELDS else value
+
+
+def list_value(name: str, text) -> tuple[list, str | None]:
+    """A comma-separated form field as the config's list, or the problem with it."""
+    items = [v.strip() for v in str(text or "").split(",") if v.strip()]
+    if name == "reward_weights":  # may be empty: every reward weighs 1.0
+        numbers = [form_number(name, item) for item in items]
+        problem = next((p for _, p in numbers if p), None)
+        return [v for v, _ in numbers], problem
+    if not items:
+        return [], f"{name}: name at least one" + (" module (or all-linear)" if name == "target_modules" else
+                                                   " reward (correct, format, length or module:function)")
+    return items, None
 
 
 def collect(preset: str, base_model: str, dataset: str, init_from: str, *values, owner: str | None = None):
@@ -81,10 +109,11 @@ def collect(preset: str, base_model: str, dataset: str, init_from: str, *values,
             if problem:
                 problems.append(problem)
                 continue
-        elif name == "target_modules":
-            value = [v.strip() for v in str(value or "").split(",") if v.strip()]
-            if not value:
-                problems.append("target_modules: name at least one module (or all-linear)")
+        elif name in LIST_FIELDS:
+            value, problem = list_value(name, value)
+            if problem:
+                problems.append(problem)
+                continue
         overrides[name] = value
     if problems:
         return None, problems
@@ -92,7 +121,7 @@ def collect(preset: str, base_model: str, dataset: str, init_from: str, *values,
         config = load_config(preset_path(preset), overrides)
     except (ValueError, FileNotFoundError) as err:
         return None, [str(err)]
-    if config.stage != "stage3":
+    if config.stage not in ("stage3", *STAGE4):
         config.init_from = ""
     problems = names.apply_to_config(config, owner) + config.validate()
     if config.max_steps < 1 and not any(p.startswith("max_steps") for p in problems):
@@ -227,26 +256,80 @@ def _job_or_none(job_id: str | None) -> dict | None:
         return None
 
 
-def metrics_figure(rows: list[dict], title: str, eval_rows: list[dict] | None = None):
-    """Loss (raw, smoothed and, when rows were held out, validation), learning rate and tokens/s by step."""
+BLUE, AMBER, GREEN, RED, PURPLE, GREY = "#2563eb", "#f59e0b", "#10b981", "#dc2626", "#7c3aed", "#64748b"
+# (chart title, [(metrics.jsonl key, colour, legend name)]) per stage; Stage 4's trainers log what their method
+# optimizes besides the loss, and that is what a learner should watch
+PANELS = {
+    "sft": (("loss", [("loss", BLUE, "loss")]), ("learning rate", [("learning_rate", AMBER, "learning rate")]),
+            ("tokens / s", [("tokens_per_second", GREEN, "tokens/s")])),
+    "stage4_dpo": (("loss (0.69 = a coin flip)", [("loss", BLUE, "loss")]),
+                   ("rewards: chosen vs rejected", [("rewards/chosen", GREEN, "chosen"),
+                                                    ("rewards/rejected", RED, "rejected"),
+                                                    ("rewards/margins", PURPLE, "margin")]),
+                   ("preference accuracy", [("rewards/accuracies", AMBER, "accuracy")]),
+                   ("tokens / s", [("tokens_per_second", GREY, "tokens/s")])),
+    "stage4_grpo": (("mean reward", [("reward", BLUE, "reward")]),
+                    ("reward std and KL", [("reward_std", AMBER, "reward std"), ("kl", PURPLE, "kl")]),
+                    ("completion length (tokens)", [("completions/mean_length", GREEN, "mean length")]),
+                    ("clipped at max_completion_length", [("completions/clipped_ratio", RED, "clipped share")])),
+}
+REWARD_COLOURS = ("#0891b2", "#db2777", "#65a30d", "#ea580c", "#4f46e5")
+
+
+def stage_panels(stage: str, rows: list[dict]) -> list[tuple[str, list]]:
+    panels = [(title, list(series)) for title, series in PANELS.get(stage, PANELS["sft"])]
+    if stage == "stage4_grpo":  # one line per reward function, beside their weighted mean
+        names = sorted({k[len("rewards/"):-len("/mean")] for r in rows for k in r
+                        if k.startswith("rewards/") and k.endswith("/mean")})
+        panels[0][1].extend((f"rewards/{n}/mean", REWARD_COLOURS[i % len(REWARD_COLOURS)], n)
+                            for i, n in enumerate(names))
+    return panels
+
+
+def metrics_figure(rows: list[dict], title: str, eval_rows: list[dict] | None = None, stage: str = "stage1"):
+    """The stage's charts by step (stages 1-3: loss, learning rate, tokens/s; DPO: loss, rewards of chosen and
+    rejected and their margin, preference accuracy; GRPO: mean reward and each reward function's, reward std and
+    KL, completion length, clipped share). The first chart's main line also gets a smoothed copy and, when rows
+    were held out, the validation loss."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "learning rate", "tokens / s"))
+    panels = stage_panels(stage, rows)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels])
     steps = [r.get("step") for r in rows]
-    for col, key, color in ((1, "loss", "#2563eb"), (2, "learning_rate", "#f59e0b"),
-                            (3, "tokens_per_second", "#10b981")):
-        fig.add_scatter(x=steps, y=[r.get(key) for r in rows], mode="lines+markers", name=key, row=1, col=col,
-                        line={"color": color}, marker={"size": 5})
+    for col, (_, series) in enumerate(panels, 1):
+        for key, color, name in series:
+            fig.add_scatter(x=steps, y=[r.get(key) for r in rows], mode="lines+markers", name=name, row=1, col=col,
+                            line={"color": color}, marker={"size": 5}, showlegend=len(series) > 1)
         fig.update_xaxes(title_text="step", row=1, col=col)
-    fig.add_scatter(x=steps, y=smoothed([r.get("loss") for r in rows]), mode="lines", name="loss, smoothed",
-                    row=1, col=1, line={"color": "#dc2626", "width": 2.5})
+    main_key, _, main_name = panels[0][1][0]
+    fig.add_scatter(x=steps, y=smoothed([r.get(main_key) for r in rows]), mode="lines", name=f"{main_name}, smoothed",
+                    row=1, col=1, line={"color": RED if main_key == "loss" else GREY, "width": 2.5})
     if eval_rows:  # a training loss far below this line is memorization, not learning
         fig.add_scatter(x=[r["step"] for r in eval_rows], y=[r.get("eval_loss") for r in eval_rows],
                         mode="lines+markers", name="validation loss", row=1, col=1,
-                        line={"color": "#7c3aed", "width": 2, "dash": "dash"}, marker={"size": 7, "symbol": "diamond"})
-    fig.update_layout(title=title, height=330, showlegend=bool(eval_rows), uirevision="train",
+                        line={"color": PURPLE, "width": 2, "dash": "dash"}, marker={"size": 7, "symbol": "diamond"})
+    fig.update_layout(title=title, height=330, showlegend=True, uirevision="train",
                       legend={"orientation": "h", "y": -0.25}, margin={"l": 40, "r": 20, "t": 70, "b": 40})
     return fig
+
+
+SAMPLE_STEPS = 3  # logged steps shown in the samples table, newest first
+
+
+def samples_frame(run_id: str):
+    """GRPO's samples.jsonl as a table: the newest logged steps' sampled completions with each reward, so the
+    learner reads what the policy says, not only its mean reward."""
+    import pandas as pd
+
+    from trainers.stage4_grpo import read_samples
+
+    rows = read_samples(run_id)
+    steps = sorted({r["step"] for r in rows}, reverse=True)[:SAMPLE_STEPS]
+    shown = [r for step in steps for r in rows if r["step"] == step]
+    names = list(dict.fromkeys(n for r in shown for n in r.get("rewards", {})))
+    return pd.DataFrame([{"step": r["step"], "prompt": r["prompt"], "completion": r["completion"],
+                          "reward": round(r["reward"], 3), **{n: round(r["rewards"].get(n, 0.0), 3) for n in names}}
+                         for r in shown], columns=["step", "prompt", "completion", "reward", *names])
 
 
 def smoothed(values: list, weight: float = 0.8) -> list:
@@ -281,10 +364,21 @@ def progress_html(record: dict, rows: list[dict], max_steps: int) -> str:
             f"{' · ' + escape(outcome) if outcome else ''}</div>")
 
 
+def stage_numbers(row: dict) -> str:
+    """What a Stage 4 step optimizes, for the log line (empty for stages 1-3)."""
+    if "rewards/margins" in row:
+        return (f"  margin {row['rewards/margins']:+.3f}  accuracy {row.get('rewards/accuracies') or 0:.2f}")
+    if "reward" in row:
+        kl = f"  kl {row['kl']:.4f}" if row.get("kl") is not None else ""
+        return f"  reward {row['reward']:.3f}{kl}  length {row.get('completions/mean_length') or 0:.1f}"
+    return ""
+
+
 def log_tail(record: dict, rows: list[dict], eval_rows: list[dict] | None = None) -> str:
     lines = [f"step {r.get('step'):>4}  loss {r.get('loss', 0):.4f}  lr {r.get('learning_rate') or 0:.2e}  "
-             f"grad_norm {r.get('grad_norm') or 0:.3f}  tok/s {r.get('tokens_per_second') or 0:,.0f}  "
-             f"t {r.get('elapsed_s', 0):.1f}s" for r in rows[-LOG_LINES:]]
+             f"grad_norm {r.get('grad_norm') or 0:.3f}{stage_numbers(r)}  "
+             f"tok/s {r.get('tokens_per_second') or 0:,.0f}  t {r.get('elapsed_s', 0):.1f}s"
+             for r in rows[-LOG_LINES:]]
     head = f"[{record['status']}] {record['id']} · {record['stage']}/{record['method']} on {record['base_model']}"
     tail = [f"validation loss {eval_rows[-1]['eval_loss']:.4f} at step {eval_rows[-1]['step']} "
             f"({record.get('held_out_rows') or '?'} held-out rows)"] if eval_rows else []
@@ -315,31 +409,36 @@ def training_job_run(running_only: bool = False, owner: str | None = None) -> st
 
 def poll(watched: str | None, seen, owner: str | None = None):
     """Timer tick: follow the watched run, or the running training once the watched one has ended (a resume or a
-    start from another tab). Everything shown is read from the run directory; nothing is redrawn unchanged."""
+    start from another tab). Everything shown is read from the run directory; nothing is redrawn unchanged.
+    (watched, seen, progress, chart, log, GRPO samples table)."""
+    unchanged = gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    gone = "", gr.skip(), "", gr.update(visible=False)
     try:
         record = runs.read_run(watched) if watched else None
         if record is not None and not may_see(record, owner):
             raise ValueError("not this workspace's run")
         finished = record is None or record["status"] in runs.FINISHED
     except (OSError, ValueError):  # deleted from the Runs tab
-        return None, None, "", gr.skip(), ""
+        return None, None, *gone
     if finished:  # a resume or a start from another tab; the page's own starts set `watched` themselves
         watched = training_job_run(running_only=True, owner=owner) or watched
     if not watched:
-        return watched, seen, gr.skip(), gr.skip(), gr.skip()
+        return watched, seen, *unchanged
     try:
         record, (rows, eval_rows) = runs.read_run(watched), runs.read_all_metrics(watched)
         max_steps = runs.read_config(watched).get("max_steps") or 0
     except (OSError, ValueError):
-        return None, None, "", gr.skip(), ""
+        return None, None, *gone
     # measured_s lands a moment after the run ends, when its job has been timed
     key = [watched, len(rows), len(eval_rows), record["status"], record.get("measured_s")]
     if key == seen:
-        return watched, seen, gr.skip(), gr.skip(), gr.skip()
+        return watched, seen, *unchanged
     label = runs.run_label({**record, "status": None})
     title = f"{label} ({record['status']})" if rows else f"{label}: waiting for the first logged step"
-    figure = metrics_figure(rows, title, eval_rows)
-    return watched, key, progress_html(record, rows, max_steps), figure, log_tail(record, rows, eval_rows)
+    figure = metrics_figure(rows, title, eval_rows, record["stage"])
+    grpo = record["stage"] == "stage4_grpo"
+    samples = gr.update(visible=True, value=samples_frame(watched)) if grpo else gr.update(visible=False)
+    return watched, key, progress_html(record, rows, max_steps), figure, log_tail(record, rows, eval_rows), samples
 
 
 def attach(watched: str | None, seen, owner: str | None = None):
@@ -350,12 +449,15 @@ def attach(watched: str | None, seen, owner: str | None = None):
 
 
 PRESET_OF = {("stage1", "full"): "stage1_sft", ("stage2", "full"): "stage2_instruction",
-             ("stage3", "lora"): "stage3_lora", ("stage3", "qlora"): "stage3_qlora"}
+             ("stage3", "lora"): "stage3_lora", ("stage3", "qlora"): "stage3_qlora",
+             ("stage4_dpo", "lora"): "stage4_dpo", ("stage4_dpo", "qlora"): "stage4_dpo",
+             ("stage4_grpo", "lora"): "stage4_grpo", ("stage4_grpo", "qlora"): "stage4_grpo"}
+SHOWN = 5  # form_updates' leading outputs: note, dataset, init_from, LoRA row, Stage 4 row
 
 
 def restore_form(run_id: str | None, owner: str | None = None) -> list:
-    """[preset, base model, note, dataset, init_from, LoRA row, *EDITABLE] set to the run's saved config; all
-    skipped when there is no run (the form keeps its defaults)."""
+    """[preset, base model, *form_updates] set to the run's saved config; all skipped when there is no run (the
+    form keeps its defaults)."""
     from trainers.config import build_config
 
     try:
@@ -363,22 +465,28 @@ def restore_form(run_id: str | None, owner: str | None = None) -> list:
     except (OSError, ValueError):
         config = None
     if config is None:
-        return [gr.skip()] * (6 + len(EDITABLE))
+        return [gr.skip()] * (2 + SHOWN + len(EDITABLE))
     preset = PRESET_OF.get((config.stage, config.method), "stage1_sft")
     return [preset, config.base_model, *form_updates(config, preset, owner)]
 
 
 def form_updates(config, preset: str, owner: str | None = None) -> list:
-    """[note, dataset, init_from, LoRA row, *EDITABLE] showing `config`: a preset when the stage changes, a run's
-    config when the page re-attaches to it."""
-    stage3, stage2 = config.stage == "stage3", config.stage != "stage1"  # stage 3 often trains on stage 2 rows
+    """[note, dataset, init_from, LoRA row, Stage 4 row, *EDITABLE] showing `config`: a
+    preset when the stage changes, a run's config when the page re-attaches to it. Each stage shows the fields it
+    reads and offers the datasets (and runs to start from) it can train on."""
+    stage = config.stage
+    visible = {**dict.fromkeys(("randomize_templates", "template_seed"), stage in ("stage2", "stage3")),
+               **dict.fromkeys(GRPO, stage == "stage4_grpo")}
     updates = [gr.update(value=field_value(n, getattr(config, n)),
-                         **({"visible": stage2} if n in TEMPLATE_FIELDS else {})) for n in EDITABLE]
+                         **({"visible": visible[n]} if n in visible else {}),
+                         **({"choices": [("the trainer's default", "")] + list(LOSSES.get(stage, DPO_LOSSES))}
+                            if n == "loss_type" else {})) for n in EDITABLE]
     dataset = REPO / config.dataset if (REPO / config.dataset).is_file() else None
+    starts_on_runs = stage in ("stage3", *STAGE4)
     return [STAGE_NOTES[preset], gr.update(value=starter_value(dataset) if dataset else config.dataset,
-                                           choices=dataset_choices(owner)),
-            gr.update(visible=stage3, choices=init_choices(owner), value=config.init_from),
-            gr.update(visible=stage3), *updates]
+                                           choices=dataset_choices(owner, stage_formats(stage))),
+            gr.update(visible=starts_on_runs, choices=init_choices(owner, stage), value=config.init_from),
+            gr.update(visible=config.method in ("lora", "qlora")), gr.update(visible=stage in STAGE4), *updates]
 
 
 def apply_preset(preset: str, owner: str | None = None):
@@ -396,8 +504,10 @@ def starter_value(path) -> str:
     return path.stem if public_mode() else repo_relative(path)
 
 
-def select_tab(owner: str | None = None):
-    return gr.update(choices=dataset_choices(owner)), gr.update(choices=init_choices(owner)), None
+def select_tab(preset: str, owner: str | None = None):
+    stage = load_config(preset_path(preset)).stage
+    return (gr.update(choices=dataset_choices(owner, stage_formats(stage))),
+            gr.update(choices=init_choices(owner, stage)), None)
 
 
 def create_train_tab() -> dict:
@@ -427,6 +537,10 @@ def create_train_tab() -> dict:
             with gr.Row(visible=False) as lora_row:
                 for name in LORA:
                     fields[name] = field_component(name, field_value(name, getattr(initial, name)))
+            with gr.Row(visible=False) as stage4_row:
+                for name in PREFERENCE + GRPO:
+                    fields[name] = field_component(name, field_value(name, getattr(initial, name)),
+                                                   visible=name not in GRPO)
             with gr.Row():
                 for name in MORE:
                     fields[name] = field_component(name, field_value(name, getattr(initial, name)))
@@ -440,6 +554,8 @@ def create_train_tab() -> dict:
         progress = gr.HTML("<div class='pg-progress-text'>No run yet: start one above.</div>",
                            elem_id="train-progress")
         plot = gr.Plot(label="Loss, learning rate and tokens/s", elem_id="train-plot")
+        samples = gr.Dataframe(label="Sampled completions and their rewards (GRPO: the newest logged steps)",
+                               interactive=False, wrap=True, visible=False, elem_id="train-samples")
         log = gr.Textbox(label="Log tail (metrics.jsonl)", lines=8, max_lines=14, interactive=False,
                          elem_id="train-log")
         with gr.Accordion("Show the code", open=False):
@@ -449,7 +565,8 @@ def create_train_tab() -> dict:
                                   interactive=False)
         timer = gr.Timer(1.0)  # inside the Tab: a component directly under gr.Tabs shifts the tab buttons
     form = [preset, base_model, dataset, init_from, *[fields[n] for n in EDITABLE]]
-    shown = [note, dataset, init_from, lora_row, *[fields[n] for n in EDITABLE]]
+    shown = [note, dataset, init_from, lora_row, stage4_row, *[fields[n] for n in EDITABLE]]
+    followed = [watched, seen, progress, plot, log, samples]
     # .input, not .change: a page re-attaching to a run sets the stage itself and must not reset the fields
     preset.input(owned(apply_preset), preset, shown)
     gr.on([c.change for c in form], owned(form_changed), [message, *form], [cli, config_yaml, message],
@@ -459,13 +576,12 @@ def create_train_tab() -> dict:
           show_progress="hidden")
     check_btn.click(owned(estimate_text), form, estimate, api_name="estimate_training")
     start_btn.click(owned(start_training), form, [message, watched, job_box], api_name="start_training") \
-        .then(owned(poll), [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden")
+        .then(owned(poll), [watched, seen], followed, show_progress="hidden")
     cancel_btn.click(owned(cancel_training), watched, message, api_name="cancel_training")
-    timer.tick(owned(poll), [watched, seen], [watched, seen, progress, plot, log], show_progress="hidden",
+    timer.tick(owned(poll), [watched, seen], followed, show_progress="hidden",
                queue=False)
     # seen=None makes the next tick redraw the chart: plotly cannot size a plot drawn while its tab was hidden
-    tab.select(owned(select_tab), None, [dataset, init_from, seen], show_progress="hidden") \
+    tab.select(owned(select_tab), preset, [dataset, init_from, seen], show_progress="hidden") \
         .then(owned(live_estimate), form, estimate, show_progress="hidden")  # the calibration may have moved since
     return {"tab": tab, "form": form, "cli": cli, "config_yaml": config_yaml, "watched": watched,
-            "attach": (owned(attach), [watched, seen], [watched, seen, progress, plot, log, preset, base_model,
-                                                        *shown])}
+            "attach": (owned(attach), [watched, seen], [*followed, preset, base_model, *shown])}

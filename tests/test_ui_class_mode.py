@@ -70,7 +70,7 @@ def test_a_reloaded_page_shows_the_watched_runs_config_in_the_train_form(learnab
     from playground.train_tab import EDITABLE, apply_preset, attach
 
     empty = attach(None, None)
-    assert empty[0] is None and all(value == gr.skip() for value in empty[5:])  # no run: the defaults stay
+    assert empty[0] is None and all(value == gr.skip() for value in empty[6:])  # no run: the defaults stay
 
     run_id = make_run(runs.new_run_id("stage3", "qlora", "restored"), method="qlora", dataset=str(learnable_dataset),
                       learning_rate=0.002, max_steps=17, lora_r=4, target_modules=["q_proj", "v_proj"],
@@ -78,10 +78,12 @@ def test_a_reloaded_page_shows_the_watched_runs_config_in_the_train_form(learnab
     job = jobs.create_job("train", [jobs.phase("train", "train", run_id=run_id)], run_ids=[run_id])
     jobs.update_job(job["id"], status="completed", started_at=runs.now_iso())
 
-    watched, _, progress, _, _, preset, base, note, dataset, init_from, lora_row, *fields = attach(None, None)
+    watched, _, progress, _, _, samples, preset, base, note, dataset, init_from, lora_row, stage4_row, *fields = \
+        attach(None, None)
     assert watched == run_id and "restored" in progress
     assert (preset, base, note) == ("stage3_qlora", "tiny", STAGE_NOTES["stage3_qlora"])
     assert dataset["value"] == str(learnable_dataset) and lora_row["visible"] and init_from["visible"]
+    assert not stage4_row["visible"] and not samples["visible"]  # a QLoRA run: no Stage 4 fields, no samples
     values = dict(zip(EDITABLE, (f["value"] for f in fields), strict=True))
     assert values["learning_rate"] == 0.002 and values["max_steps"] == 17 and values["lora_r"] == 4
     assert values["target_modules"] == "q_proj, v_proj" and values["run_name"] == "restored"

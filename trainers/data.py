@@ -9,6 +9,7 @@ Rendering rows into prompt + completion belongs to the stage that trains on them
 import codecs
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -202,6 +203,28 @@ def detect_format(rows: list[Row]) -> str | None:
         if set(spec["required"]) <= keys:
             return name
     return None
+
+
+_FILE_FORMATS: dict[tuple, str | None] = {}
+
+
+def file_format(path) -> str | None:
+    """The format a dataset file's first rows have (None when unreadable or none fits): how the Train tab offers
+    each stage only the datasets it can train on. Remembered per file version, since a dropdown asks often."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _FILE_FORMATS:
+        try:
+            with path.open("rb") as f:
+                head = b"".join(itertools.islice(f, 20))
+            _FILE_FORMATS[key] = detect_format(_jsonl_rows(head))
+        except (OSError, ValueError):
+            _FILE_FORMATS[key] = None
+    return _FILE_FORMATS[key]
 
 
 def _check_row(row: Row, spec: dict, tokenizer, max_length: int | None) -> list[Problem]:
