@@ -43,7 +43,7 @@ CSS = """
 PUBLIC_APIS = {"start_training", "cancel_training", "estimate_training", "resume_run", "export_run", "delete_run",
                "switch_model", "chat", "compare", "paraphrase_test", "run_eval", "reproduce_seed", "cancel_job",
                "resume_job", "prepare_lesson", "live_retrain", "list_runs", "list_jobs", "load_dataset",
-               "upload_dataset", "save_dataset"}
+               "upload_dataset", "save_dataset", "build_pairs"}
 
 
 def build_app() -> gr.Blocks:
@@ -52,7 +52,7 @@ def build_app() -> gr.Blocks:
         create_header()
         with gr.Tabs():
             lesson = create_lesson_tab()
-            create_data_tab()
+            data = create_data_tab()
             train = create_train_tab()
             create_runs_tab()
             chat = create_chat_tab()
@@ -61,7 +61,7 @@ def build_app() -> gr.Blocks:
             evaluate = create_evaluate_tab(chat["base_model"])
         # a live retrain from the Lesson tab is what this page's Train tab follows next
         lesson["live_click"].then(run_of_job, lesson["live_job"], train["watched"], show_progress="hidden")
-        for attach, attach_in, attach_out in (train["attach"], evaluate["attach"], lesson["attach"]):
+        for attach, attach_in, attach_out in (train["attach"], evaluate["attach"], lesson["attach"], data["attach"]):
             # re-attach to this workspace's jobs on (re)load, once the page knows its workspace
             workspace_loaded.then(attach, attach_in, attach_out, show_progress="hidden")
     for fn in demo.fns.values():

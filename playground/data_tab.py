@@ -1,6 +1,7 @@
 """Data tab: load a starter file, an upload or a Hub dataset; page through it; see every validation problem with its
 line; add, edit and delete rows; view one row under every prompt template with the loss-carrying tokens marked;
-save the result as a named dataset in $PLAYGROUND_HOME/datasets for the Train tab.
+save the result as a named dataset in $PLAYGROUND_HOME/datasets for the Train tab; build preference pairs from a
+model's own answers (playground/pairs_panel.py).
 
 The rows being edited belong to the browser session (gr.State); nothing is written until "Save".
 """
@@ -12,6 +13,7 @@ import gradio as gr
 from playground import resources
 from playground.common import dataset_choices, notice
 from playground.notes import DATA_NOTE
+from playground.pairs_panel import create_pairs_panel
 from playground.workspace import owned
 from trainers import caps
 from trainers.data import DATASET_NAME, FORMATS, Row, detect_format, load_rows, validate_rows
@@ -256,8 +258,9 @@ def create_data_tab():
         with gr.Row():
             name = gr.Textbox(label="Save as", placeholder="my_dataset", scale=3, elem_id="save-name")
             save_btn = gr.Button("Save dataset", variant="primary", scale=1, elem_id="save-btn")
+        pairs = create_pairs_panel(tab)
         _wire(locals())
-    return tab
+    return {"tab": tab, "attach": pairs["attach"]}
 
 
 def _wire(c: dict) -> None:

@@ -331,3 +331,45 @@ def test_a_bystanders_short_chat_stays_fast_while_another_session_sends_the_larg
     # the shared model is taken 16 tokens at a time in arrival order: the bystander waits for a slice of A's answer
     # (and its 1,024-token prefill), not for all 256 tokens of it; measured 2 s here (an unbounded history: 122 s)
     assert bystander < 10
+
+
+E_CHECK = {"type": "constraints", "constraints": [{"kind": "letter_frequency", "letter": "e", "n": 1}]}
+
+
+def build_pairs(c, prompts: str, name: str, samples=6, temperature=1.0, max_new=3, target: str = "base"):
+    """(message, job id or '') of the Data tab's build_pairs."""
+    message, job_id = c.predict(target, prompts, samples, temperature, max_new, name, api_name="/build_pairs")
+    return message, job_id if isinstance(job_id, str) else ""
+
+
+def test_build_pairs_returns_a_job_at_once_and_only_its_workspace_sees_the_pairs(app, tmp_path):
+    url, home = app
+    a, b = client(url), client(url)
+    prompts = tmp_path / "e_prompts.jsonl"  # the tiny model's 3-token answers hold an 'e' about half the time
+    prompts.write_text("".join(json.dumps({"prompt": f"Write about {w}.", "check": E_CHECK}) + "\n"
+                               for w in ("apple", "river", "stone", "cloud", "tiger", "piano")))
+    assert upload(a, prompts).startswith("Loaded 6 row(s)")
+    assert "Saved 6 grpo rows as 'e_prompts'" in save(a, "e_prompts", "grpo")
+    jobs_before = job_dirs(home)
+    for args, refusal in ((("grpo_prompts", "p", "abc"), "samples per prompt: expected a whole number (got 'abc')"),
+                          (("grpo_prompts", "p", 40), "samples per prompt: must be 2 to 16 (got 40)"),
+                          (("grpo_prompts", ""), "name: give the dataset a name"),
+                          (("grpo_prompts", "preference"), "name: 'preference' belongs to a starter dataset"),
+                          (("e_prompts", "p"), "prompts: 'e_prompts' is not a starter")):  # B has no e_prompts
+        message, job_id = build_pairs(b, *args)
+        assert refusal in message and not job_id and no_server_path(message, home), (args, message)
+    assert job_dirs(home) == jobs_before
+
+    started = time.perf_counter()
+    message, job_id = build_pairs(a, "e_prompts", "a_pairs")
+    took = time.perf_counter() - started
+    assert job_id and "6 prompts × 6 answers" in message, message
+    assert took < 8, f"build_pairs answered after {took:.1f} s"
+    print(f"build_pairs returned its job in {took:.1f} s")
+    record = wait_for_job(home, job_id, 240)
+    assert record["status"] == "completed" and record["owner"] != "local", record["error"]
+    assert job_id in table_ids(a.predict(api_name="/list_jobs")) and job_id not in table_ids(
+        b.predict(api_name="/list_jobs"))
+    pairs = record["result"]["stats"]["pairs"]
+    assert load(a, "a_pairs").startswith(f"Loaded {pairs} row(s)") and "format **preference**" in load(a, "a_pairs")
+    assert "is not a starter" in load(b, "a_pairs")  # B can neither see the job nor load what it saved

@@ -41,6 +41,8 @@ CAPS = {
     # "auto": 80% of the memory available when the request comes in
     "train_mb": Cap("auto", None, "MB", "estimated peak memory"),
     "eval_queries": Cap(36, None, "queries", "evaluation queries"),
+    # preference pairs from a model's own answers: the starter's 112 prompts x 4 samples, about an evaluation's work
+    "sampled_answers": Cap(448, None, "answers", "sampled answers (prompts x samples per prompt)"),
     "jobs_per_workspace": Cap(2, None, "jobs", "queued or running jobs of this workspace"),
 }
 AUTO_MEMORY_SHARE = 0.8

@@ -191,18 +191,32 @@ def cmd_validate(args) -> int:
 
 
 def cmd_pairs(args) -> int:
-    """Preference pairs from a run's own sampled answers, judged by the suite's checkers (trainers/pairs.py)."""
-    from trainers.pairs import build_preference_pairs, hub_for, load_prompt_rows, write_pairs
+    """Preference pairs from a run's own sampled answers, judged by the suite's checkers (trainers/pairs.py): a
+    foreground job, the same `pairs` phase the app's Data tab queues."""
+    from tqdm import tqdm
 
-    rows = load_prompt_rows(args.prompts)[: args.limit or None]
-    pairs, stats = build_preference_pairs(hub_for(args.run, args.base_model), args.run, rows, args.samples,
-                                          args.temperature, args.max_new_tokens, args.pairs_per_prompt)
-    write_pairs(pairs, args.out)
+    from trainers import jobs
+    from trainers.job_queue import supervise
+    from trainers.submit import pairs_phase
+
+    jobs.mark_dead_jobs()
+    phase = pairs_phase(args.run, args.prompts, args.samples, args.temperature, args.max_new_tokens, out=args.out,
+                        pairs_per_prompt=args.pairs_per_prompt, limit=args.limit, base_model=args.base_model,
+                        owner="cli")
+    job = jobs.create_job("pairs", [phase], owner="cli", title=f"pairs from {args.run} -> {args.out}")
+    print(f"job {job['id']}: {phase['spec']['n_prompts']} prompts x {args.samples} answers", flush=True)
+    stop = _stop_on_ctrl_c()
+    bar = tqdm(total=phase["spec"]["n_prompts"] * args.samples, unit="answer")
+    with jobs.ProgressFollower(job["id"], lambda done, total, unit: bar.update(int(done) - bar.n)):
+        job = supervise(job["id"], local_stop=stop, in_process=True)
+    bar.close()
+    if job["status"] != "completed":
+        return _fail(job["phases"][0]["error"] or job["error"])
+    stats = job["result"]["stats"]
     print(f"{stats['pairs']} pairs from {stats['prompts']} prompts x {args.samples} answers "
           f"({stats['passed']} distinct answers passed, {stats['failed']} failed; {stats['all_pass']} prompts all "
           f"passed, {stats['all_fail']} all failed, {stats['skipped_code']} code prompts skipped) -> {args.out}")
-    return 0 if pairs else _fail("no prompt had both a passing and a failing answer; try more --samples or "
-                                 "another --temperature")
+    return 0
 
 
 def cmd_runs(args) -> int:

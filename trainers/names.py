@@ -60,7 +60,7 @@ def saved_path(reference: str) -> Path | None:
     return datasets_dir() / owner / f"{name}.jsonl"
 
 
-def dataset_reference(value: str, owner: str) -> str:
+def dataset_reference(value: str, owner: str, field: str = "dataset") -> str:
     """What the config records for a dataset a visitor named: a starter's repo path, `saved:<owner>/<name>` for a
     saved one (found under datasets/ by the worker), or a Hub id. In local mode, the value itself."""
     value = str(value or "").strip()
@@ -73,7 +73,7 @@ def dataset_reference(value: str, owner: str) -> str:
         return f"{SAVED}{owner}/{value}"
     if HUB_ID.fullmatch(value):
         return value
-    raise NameRefused(f"dataset: '{value}' is not a starter ({', '.join(shipped)}), one of your saved datasets or a "
+    raise NameRefused(f"{field}: '{value}' is not a starter ({', '.join(shipped)}), one of your saved datasets or a "
                       "Hugging Face dataset id (user/name)")
 
 

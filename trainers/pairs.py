@@ -11,6 +11,9 @@ chosen = a passing answer (highest score, then shortest), rejected = a failing o
 answers all pass or all fail teach nothing by preference and are left out (counted in `stats`). The pairs are
 `{prompt, chosen, rejected}` rows that `python -m trainers train assets/configs/stage4_dpo.yaml --set dataset=FILE`
 trains on. Where model-written code may not run (`evalsuite.sandbox.code_refusal`), code prompts are skipped.
+
+The app and the CLI build pairs as a job (`trainers.submit.submit_pairs`, phase kind `pairs` in trainers/phases.py):
+`check_settings` is what both refuse up front, `no_pairs_reason` the sentence a run without pairs fails with.
 """
 
 import json
@@ -19,6 +22,9 @@ from pathlib import Path
 
 from evalsuite import sandbox
 from evalsuite.scorers import score_details
+
+SAMPLES = (2, 16)  # answers per prompt: fewer than 2 cannot disagree; more is minutes of sampling per prompt on a CPU
+MAX_TEMPERATURE = 2.0  # above this a small model's samples are mostly noise that fails every check
 
 
 def _distinct(texts: list[str]) -> list[str]:
@@ -37,6 +43,12 @@ def pairs_for_prompt(row: dict, answers: list[str], pairs_per_prompt: int = 1) -
     return pairs, scored
 
 
+def usable_rows(rows: list[dict]) -> list[dict]:
+    """The prompts whose answers can be checked here: code prompts only where model-written code may run."""
+    refusal = sandbox.code_refusal()
+    return [r for r in rows if not (refusal and r["check"]["type"] == "code")]
+
+
 def build_preference_pairs(hub, target: str, rows: list[dict], samples: int = 4, temperature: float = 1.0,
                            max_new_tokens: int = 64, pairs_per_prompt: int = 1, progress=None) -> tuple[list, dict]:
     """(pairs, stats) from `target`'s own sampled answers to `rows`; see the module docstring."""
@@ -44,8 +56,7 @@ def build_preference_pairs(hub, target: str, rows: list[dict], samples: int = 4,
 
     if temperature <= 0 or samples < 2:
         raise ValueError("pairs need varied answers: temperature > 0 and at least 2 samples per prompt")
-    refusal = sandbox.code_refusal()
-    usable = [r for r in rows if not (refusal and r["check"]["type"] == "code")]
+    usable = usable_rows(rows)
     messages = [[{"role": "user", "content": r["prompt"]}] for r in usable for _ in range(samples)]
     answers = answer_grid(hub, [target], messages, max_new_tokens=max_new_tokens, temperature=temperature,
                           progress=progress)[target] if messages else []
@@ -88,3 +99,26 @@ def hub_for(target: str, base_model: str | None = None):
     if target == BASE:
         return ModelHub(base_model or "embedded")
     return ModelHub(base_model or runs.read_run(target)["base_model"])
+
+
+def check_settings(samples, temperature, max_new_tokens, pairs_per_prompt=1) -> str:
+    """The first problem with the sampling settings as one line naming the field and its limit, or "" (the server's
+    caps are checked where the request is made, trainers.submit.pairs_phase)."""
+    if not SAMPLES[0] <= samples <= SAMPLES[1]:
+        return (f"samples per prompt: must be {SAMPLES[0]} to {SAMPLES[1]} (got {samples}); pairs need answers that "
+                "differ")
+    if not 0 < temperature <= MAX_TEMPERATURE:
+        return f"temperature: must be above 0 and at most {MAX_TEMPERATURE:g} (got {temperature:g}); 0 samples nothing"
+    if max_new_tokens < 1:
+        return f"max new tokens: must be at least 1 (got {max_new_tokens})"
+    if pairs_per_prompt < 1:
+        return f"pairs per prompt: must be at least 1 (got {pairs_per_prompt})"
+    return ""
+
+
+def no_pairs_reason(stats: dict) -> str:
+    """Why a build found no pairs, and what to change, in one sentence."""
+    return (f"No pairs: none of the {stats['prompts']} prompts had both a passing and a failing answer "
+            f"({stats['all_pass']} all passed, {stats['all_fail']} all failed, {stats['skipped_code']} code prompts "
+            "skipped), so nothing was saved; sample more answers per prompt, raise the temperature, or pick another "
+            "run (one that gets some of these prompts right, not all).")

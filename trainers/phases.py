@@ -7,6 +7,7 @@ raises `Cancelled` when ctx says stop, any other exception when it fails. They r
     judge   {out_dir, base_model}          reproduce's last step: the seed's claims against the measurements
     export  {run_id}                       merge a LoRA adapter into its base
     answers {models, prompts, ...}         a large grid of answers (the paraphrase test) through answer_grid
+    pairs   {target, prompts, save_as|out}  preference pairs from a model's own sampled answers -> a saved dataset
 """
 
 import time
@@ -115,4 +116,42 @@ def run_answers(spec: dict, ctx: JobContext) -> dict:
     return {"answers": answers, "generated": total, "generate_s": round(time.perf_counter() - started, 3)}
 
 
-PHASES = {"train": run_train, "eval": run_eval, "judge": run_judge, "export": run_export, "answers": run_answers}
+PREVIEW_PAIRS = 5  # pairs kept in the result for the Data tab to show; the rest are in the saved file
+
+
+def run_pairs(spec: dict, ctx: JobContext) -> dict:
+    """Sample `samples` answers per prompt from `target`, keep (passing, failing) pairs (trainers/pairs.py), and save
+    them: as the workspace's dataset `save_as` (what the Train tab lists), or to the file `out` (the CLI). Both writes
+    are atomic, and nothing is written when there are no pairs: the phase fails with what to change."""
+    from trainers.jobs import read_job
+    from trainers.pairs import build_preference_pairs, hub_for, load_prompt_rows, no_pairs_reason, usable_rows, \
+        write_pairs
+
+    rows = load_prompt_rows(spec["prompts"])[: spec.get("limit") or None]
+    samples = int(spec["samples"])
+    total = len(usable_rows(rows)) * samples
+    ctx.progress(0, total, "answers", force=True)
+    hub = hub_for(spec["target"], spec["base_model"])
+    hub.ensure_base()  # loading the model is the phase's fixed cost, not answer time
+    started = time.perf_counter()
+    pairs, stats = build_preference_pairs(hub, spec["target"], rows, samples, float(spec["temperature"]),
+                                          int(spec["max_new_tokens"]), int(spec.get("pairs_per_prompt", 1)),
+                                          progress=lambda n: ctx.advance(n, total, "answers"))
+    generate_s = round(time.perf_counter() - started, 3)
+    ctx.progress(total, total, "answers", force=True)
+    if not pairs:
+        raise PhaseFailed(no_pairs_reason(stats))
+    if spec.get("out"):
+        path = write_pairs(pairs, spec["out"])
+    else:
+        from trainers.data import save_rows
+        from trainers.names import saved_folder
+
+        owner = read_job(ctx.job_id).get("owner") or "local"
+        path = save_rows(pairs, "preference", spec["save_as"], folder=saved_folder(owner))
+    return {"dataset": spec.get("save_as"), "path": str(path), "stats": stats, "preview": pairs[:PREVIEW_PAIRS],
+            "target": spec["target"], "generated": stats["answers"], "generate_s": generate_s}
+
+
+PHASES = {"train": run_train, "eval": run_eval, "judge": run_judge, "export": run_export, "answers": run_answers,
+          "pairs": run_pairs}

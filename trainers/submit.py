@@ -6,9 +6,12 @@ the same second with its reason) and queues the rest.
     job = submit_eval(["base", run_id], out_dir)     # the evaluation suite
     job = submit_export(run_id)                      # merge a LoRA into its base
     job = submit_answers(models, prompts, base)      # a large answer grid (the paraphrase test)
+    job = submit_pairs("base", "grpo_prompts", name="my_pairs")   # DPO pairs from a model's own answers
 
 `evalsuite.reproduce.submit_reproduce` queues the six-phase reproduce job the same way.
 """
+
+from pathlib import Path
 
 from trainers import jobs, runs
 from trainers.config import TrainConfig, to_dict
@@ -97,3 +100,80 @@ def submit_answers(models: list[str], prompts: list, base_model: str, max_new_to
                        max_new_tokens=int(max_new_tokens), view=view or {})
     return _queue(queue).submit("answers", [phase], owner=owner,
                                 title=f"{len(prompts)} prompts x {len(models)} model(s)")
+
+
+def pairs_phase(target: str, prompts: str, samples: int = 4, temperature: float = 1.0, max_new_tokens: int = 64,
+                name: str | None = None, out: str | None = None, pairs_per_prompt: int = 1, limit: int = 0,
+                base_model: str | None = None, owner: str = "local") -> dict:
+    """The `pairs` phase for a request, refused up front (ValueError, one line naming the field) when a setting,
+    the model, the prompt set, a cap or the name is wrong. `name` saves a dataset in the owner's workspace; `out`
+    (the CLI) writes that file instead. `base_model` is the base for target "base" (default: the embedded model)."""
+    from trainers import caps
+    from trainers.adapters import BASE
+    from trainers.data import DatasetError
+    from trainers.names import check_model_name, dataset_reference, visible_run
+    from trainers.pairs import check_settings, load_prompt_rows
+
+    problem = check_settings(samples, temperature, max_new_tokens, pairs_per_prompt)
+    if problem:
+        raise ValueError(problem)
+    if (name is None) == (out is None):
+        raise ValueError("pairs: give either a dataset name to save under or an output file")
+    if name is not None:
+        check_pairs_name(name, owner)
+    else:  # absolute: the file is written by whichever process runs the phase, from its own working directory
+        out = str(Path(out).resolve())
+        if not Path(out).parent.is_dir():
+            raise ValueError(f"out: the folder {Path(out).parent} does not exist")
+    if target == BASE:
+        base = check_model_name(base_model or "embedded", "base model")
+    else:
+        run = visible_run(target, owner, "model")
+        if run["status"] != "completed":
+            raise ValueError(f"model: run {target} is {run['status']}; pairs come from a completed run")
+        base = run["base_model"]
+    reference = dataset_reference(prompts, owner, "prompts")
+    try:
+        rows = load_prompt_rows(reference)[: limit or None]
+    except (ValueError, OSError) as err:
+        lines = str(err).splitlines() or [err.__class__.__name__]
+        first = lines[1] if isinstance(err, DatasetError) and len(lines) > 1 else lines[0]  # DatasetError: a header
+        raise ValueError(f"prompts: '{prompts}' is not a set of prompts with a check ({{prompt, check}} rows): "
+                         f"{first}") from None
+    answers = len(rows) * samples
+    refused = caps.refusal("new_tokens", max_new_tokens) or caps.refusal("rows", len(rows)) or caps.refusal(
+        "sampled_answers", answers, f"{len(rows):,} prompts x {samples} samples = {answers:,}")
+    if refused:
+        raise caps.CapExceeded(refused)
+    return jobs.phase("pairs", "pairs", target=target, base_model=base, prompts=reference, n_prompts=len(rows),
+                      limit=limit or 0, samples=int(samples), temperature=float(temperature),
+                      max_new_tokens=int(max_new_tokens), pairs_per_prompt=int(pairs_per_prompt), save_as=name,
+                      out=out)
+
+
+def check_pairs_name(name: str, owner: str) -> None:
+    """A dataset name this workspace may save pairs under: the project's name rules, not a starter's name (a saved
+    dataset would hide behind it), and not one another of its jobs is still building. Its own saved dataset of that
+    name is replaced when the job ends, as the Data tab's Save replaces it; another workspace's is never touched
+    (each saves in its own folder, trainers.names.saved_folder)."""
+    from trainers.names import SAVED_NAME, starters
+
+    if not SAVED_NAME.fullmatch(name or ""):
+        raise ValueError(f"name: '{name}' is not a dataset name (letters, digits, '-', '_' or '.', starting with a "
+                         "letter or digit, at most 64 characters)")
+    if name in starters():
+        raise ValueError(f"name: '{name}' belongs to a starter dataset; pick another name")
+    for record in jobs.list_jobs(owner):
+        if record["kind"] == "pairs" and record["status"] in ("queued", "running") and any(
+                p["spec"].get("save_as") == name for p in record.get("phases") or []):
+            raise ValueError(f"name: job {record['id']} is already building '{name}'; wait for it or pick another "
+                             "name")
+
+
+def submit_pairs(target: str, prompts: str, samples: int = 4, temperature: float = 1.0, max_new_tokens: int = 64,
+                 name: str = "", base_model: str | None = None, pairs_per_prompt: int = 1, limit: int = 0,
+                 owner: str = "local", queue=None) -> dict:
+    """Queue preference pairs from `target`'s own answers (a run id or "base"), saved as dataset `name`."""
+    phase = pairs_phase(target, prompts, samples, temperature, max_new_tokens, name=name,
+                        pairs_per_prompt=pairs_per_prompt, limit=limit, base_model=base_model, owner=owner)
+    return _queue(queue).submit("pairs", [phase], owner=owner, title=f"pairs from {target} -> {name}")

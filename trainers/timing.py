@@ -7,9 +7,10 @@
 
 There is no separate calibration run: every finished phase is a measurement. The calibration, `$PLAYGROUND_HOME/
 timing.json`, has one entry per base model, device, dtype and kind of work (`train-full`, `train-lora`,
-`train-qlora`, `eval`, `answers`, `judge`, `export`): the seconds one unit of work takes (a trained token, or a
-generated answer token: answers x max_new_tokens) and the fixed cost around it (the worker's start, loading the
-model, saving), each the median of the last few phases, so one slow run on a busy machine moves it little.
+`train-qlora`, `eval`, `answers` (answer grids and preference pairs alike), `judge`, `export`): the seconds one unit
+of work takes (a trained token, or a generated answer token: answers x max_new_tokens) and the fixed cost around it
+(the worker's start, loading the model, saving), each the median of the last few phases, so one slow run on a busy
+machine moves it little.
 A phase is predicted as fixed cost + units x seconds per unit; a kind with no entry yet says so.
 """
 
@@ -105,6 +106,9 @@ def plan_phase(phase: dict, phases: list[dict]) -> dict:
         return _answers_plan(spec.get("base_model", "embedded"), "eval", answers, int(spec.get("max_new_tokens", 64)))
     if kind == "answers":
         return _answers_plan(spec["base_model"], "answers", len(spec["models"]) * len(spec["prompts"]),
+                             int(spec.get("max_new_tokens", 64)))
+    if kind == "pairs":  # sampled answers to score: answers work, priced and learned by the same entry
+        return _answers_plan(spec["base_model"], "answers", spec["n_prompts"] * spec["samples"],
                              int(spec.get("max_new_tokens", 64)))
     base = runs.read_run(spec["run_id"])["base_model"] if spec.get("run_id") else "-"
     return {"key": work_key(base, *machine(), kind), "units": 0}
@@ -247,7 +251,7 @@ def measured_sample(phase: dict) -> tuple[float, float] | None:
         if (run.get("world_size") or 1) > 1 or not run.get("tokens_trained") or run.get("train_s") is None:
             return None
         return run["train_s"] / run["tokens_trained"], wall - run["train_s"] - (run.get("eval_s") or 0.0)
-    if phase["kind"] in ("eval", "answers"):
+    if phase["kind"] in ("eval", "answers", "pairs"):
         units = (result.get("generated") or 0) * int(phase["spec"].get("max_new_tokens", 64))
         if not units or result.get("generate_s") is None:
             return None

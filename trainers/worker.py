@@ -18,7 +18,7 @@ EXIT_CANCELLED = 3
 
 def run_phase(job_id: str, index: int, local_stop=None) -> str:
     """Run phase `index` of the job and record how it ended: `completed`, `cancelled` or `failed`."""
-    from trainers.phases import PHASES
+    from trainers.phases import PHASES, PhaseFailed
 
     record = jobs.read_job(job_id)
     phase = record["phases"][index]
@@ -32,6 +32,8 @@ def run_phase(job_id: str, index: int, local_stop=None) -> str:
         result, status, error = PHASES[phase["kind"]](phase["spec"], ctx), "completed", ""
     except jobs.Cancelled as err:
         result, status, error = None, "cancelled", str(err)
+    except PhaseFailed as err:  # an outcome the phase explains in its own sentence, not a crash
+        result, status, error = None, "failed", str(err)
     except Exception as err:  # recorded for the UI; the traceback goes to worker.log
         traceback.print_exc()
         result, status, error = None, "failed", f"{err.__class__.__name__}: {err}".strip()
