@@ -96,12 +96,14 @@ def follow_eval(job_id: str | None, shown: str | None, owner: str | None = None)
     skip = (gr.skip(),) * 7
     if not job_id:
         return "", *skip
-    progress = job_html(job_id)
     try:
         record = jobs.read_job(job_id)
     except (OSError, ValueError):
-        return progress, *skip
-    if record["status"] != "completed" or shown == job_id or not may_see(record, owner):
+        return "", *skip
+    if not may_see(record, owner):  # another workspace's job id: not even its progress
+        return "", *skip
+    progress = job_html(job_id)
+    if record["status"] != "completed" or shown == job_id:
         return progress, *skip
     out_dir = Path(record["result"]["out_dir"])
     report = json.loads((out_dir / "report.json").read_text())

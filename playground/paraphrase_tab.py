@@ -170,12 +170,14 @@ def follow_grid(job_id: str | None, shown: str | None, owner: str | None = None)
 
     if not job_id:
         return "", *(gr.skip(),) * 5
-    progress = job_html(job_id)
     try:
         record = jobs.read_job(job_id)
     except (OSError, ValueError):
-        return progress, *(gr.skip(),) * 5
-    if record["status"] != "completed" or shown == job_id or not may_see(record, owner):
+        return "", *(gr.skip(),) * 5
+    if not may_see(record, owner):  # another workspace's job id: not even its progress
+        return "", *(gr.skip(),) * 5
+    progress = job_html(job_id)
+    if record["status"] != "completed" or shown == job_id:
         return progress, *(gr.skip(),) * 5
     return progress, *grid_outputs(record["phases"][0]["spec"]["view"], record["result"]["answers"]), job_id
 

@@ -306,3 +306,20 @@ def test_a_saved_run_and_job_record_their_owner(tiny_config, playground_home, pu
     queue.cancel(job["id"])
     queue.wait(job["id"], 120)
     assert json.loads((playground_home / "runs" / run_id / "run.json").read_text())["owner"] == "w-a"
+
+
+@pytest.mark.parametrize("tab, follow, kind", [("evaluate_tab", "follow_eval", "eval"),
+                                               ("paraphrase_tab", "follow_grid", "answers")])
+def test_a_job_id_of_another_workspace_shows_neither_progress_nor_result(public, tab, follow, kind):
+    import importlib
+
+    from trainers import jobs
+
+    follow_fn = getattr(importlib.import_module(f"playground.{tab}"), follow)
+    record = jobs.create_job(kind, [jobs.phase(kind, kind, models=["base"])], owner="w-a",
+                             estimate={"seconds": None, "phases": [{"seconds": None, "key": None}], "missing": []})
+    jobs.update_job(record["id"], status="running", progress={"done": 3, "total": 9, "unit": "answers",
+                                                              "phase": kind})
+    assert "3" in follow_fn(record["id"], None, owner="w-a")[0]  # the owner follows it
+    seen = follow_fn(record["id"], None, owner="w-b")
+    assert seen[0] == "" and all(not isinstance(v, str) or not v for v in seen)
