@@ -60,6 +60,10 @@ def preset_path(preset: str):
 TEMPLATE_FIELDS = ("randomize_templates", "template_seed")  # only matter for Stage 2 rows (stages 2 and 3)
 
 
+def loss_choices(stage: str) -> list[tuple[str, str]]:
+    return [("the trainer's default", "")] + [(loss, loss) for loss in LOSSES.get(stage, DPO_LOSSES)]
+
+
 def field_component(name: str, value, visible: bool = True):
     default = FIELDS[name].default
     kwargs = {"label": name, "info": help_text(name), "elem_id": f"train-{name}", "value": value, "visible": visible}
@@ -68,7 +72,7 @@ def field_component(name: str, value, visible: bool = True):
     if name == "bf16":
         return gr.Dropdown(["auto", "true", "false"], **kwargs)
     if name == "loss_type":  # choices follow the stage (form_updates): DPO and GRPO name different losses
-        return gr.Dropdown([("the trainer's default", "")] + list(DPO_LOSSES), **kwargs)
+        return gr.Dropdown(loss_choices("stage4_dpo"), **kwargs)
     if isinstance(default, bool):
         return gr.Checkbox(**kwargs)
     if isinstance(default, int):  # no precision=0: Gradio would round 2.5 or fail on text before collect() says why
@@ -86,7 +90,7 @@ def list_value(name: str, text) -> tuple[list, str | None]:
     """A comma-separated form field as the config's list, or the problem with it."""
     items = [v.strip() for v in str(text or "").split(",") if v.strip()]
     if name == "reward_weights":  # may be empty: every reward weighs 1.0
-        numbers = [form_number(name, item) for item in items]
+        numbers = [form_number(name, item, whole=False) for item in items]
         problem = next((p for _, p in numbers if p), None)
         return [v for v, _ in numbers], problem
     if not items:
@@ -479,8 +483,7 @@ def form_updates(config, preset: str, owner: str | None = None) -> list:
                **dict.fromkeys(GRPO, stage == "stage4_grpo")}
     updates = [gr.update(value=field_value(n, getattr(config, n)),
                          **({"visible": visible[n]} if n in visible else {}),
-                         **({"choices": [("the trainer's default", "")] + list(LOSSES.get(stage, DPO_LOSSES))}
-                            if n == "loss_type" else {})) for n in EDITABLE]
+                         **({"choices": loss_choices(stage)} if n == "loss_type" else {})) for n in EDITABLE]
     dataset = REPO / config.dataset if (REPO / config.dataset).is_file() else None
     starts_on_runs = stage in ("stage3", *STAGE4)
     return [STAGE_NOTES[preset], gr.update(value=starter_value(dataset) if dataset else config.dataset,

@@ -226,7 +226,10 @@ def training_key(config) -> str:
 
     device, _ = machine(config.device)
     dtype = "bf16" if use_bf16(config, device) else "fp32"  # the autocast dtype is what sets the speed
-    return work_key(config.base_model, device, dtype, f"train-{config.method}")
+    # Stage 4 steps do other work per token (DPO: a reference pass; GRPO: sampling), so they learn their own rate
+    work = f"train-{config.stage.removeprefix('stage4_')}-{config.method}" if config.stage.startswith("stage4") \
+        else f"train-{config.method}"
+    return work_key(config.base_model, device, dtype, work)
 
 
 def phase_key(phase: dict, phases: list[dict]) -> str:
