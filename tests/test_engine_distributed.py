@@ -67,3 +67,26 @@ def test_processes_building_the_same_model_at_once_all_succeed(tiny_path, model_
     assert sorted(p.name for p in cache.iterdir()) == ["embedded-bf16", "tiny-llama"]  # no leftovers
     assert (cache / "tiny-llama" / "model.safetensors").stat().st_size == (tiny_path / "model.safetensors").stat(
     ).st_size
+
+
+@pytest.mark.parametrize("preset, sets, metric", [
+    ("stage4_dpo", ["max_length=256", "per_device_train_batch_size=2"], "rewards/margins"),
+    ("stage4_grpo", ["per_device_train_batch_size=4", "num_generations=2", "max_completion_length=6"], "reward")])
+def test_torchrun_two_ranks_train_one_stage4_adapter(preset, sets, metric, playground_home, tiny_path):
+    """DPO and GRPO run unchanged under torchrun: one run, one adapter, each step logged once (by rank 0)."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "trainers", "train", f"assets/configs/{preset}.yaml", "--set", "base_model=tiny",
+               "--set", "max_steps=2", "--set", "logging_steps=1", "--set", "save_steps=0",
+               *[arg for s in sets for arg in ("--set", s)]]
+    result = subprocess.run(command, cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    [run] = list((playground_home / "runs").iterdir())
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "completed" and record["world_size"] == 2, record["error"]
+    assert (run / "adapter" / "adapter_model.safetensors").is_file()
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2] and all(metric in m for m in metrics)
+    if preset == "stage4_grpo":  # samples come from rank 0 alone: 4 per logged step, not 8
+        samples = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+        assert [s["step"] for s in samples] == [1] * 4 + [2] * 4
