@@ -320,6 +320,15 @@ def metrics_figure(rows: list[dict], title: str, eval_rows: list[dict] | None = 
 SAMPLE_STEPS = 3  # logged steps shown in the samples table, newest first
 
 
+def samples_update(run_id: str):
+    """The samples table with the text columns sharing the width (a long prompt would push the rewards off)."""
+    frame = samples_frame(run_id)
+    rewards = len(frame.columns) - 3
+    share = 24 / max(rewards, 1)
+    return gr.update(visible=True, value=frame,
+                     column_widths=["6%", "35%", "35%", *[f"{share:.0f}%"] * rewards])
+
+
 def samples_frame(run_id: str):
     """GRPO's samples.jsonl as a table: the newest logged steps' sampled completions with each reward, so the
     learner reads what the policy says, not only its mean reward."""
@@ -441,7 +450,7 @@ def poll(watched: str | None, seen, owner: str | None = None):
     title = f"{label} ({record['status']})" if rows else f"{label}: waiting for the first logged step"
     figure = metrics_figure(rows, title, eval_rows, record["stage"])
     grpo = record["stage"] == "stage4_grpo"
-    samples = gr.update(visible=True, value=samples_frame(watched)) if grpo else gr.update(visible=False)
+    samples = samples_update(watched) if grpo else gr.update(visible=False)
     return watched, key, progress_html(record, rows, max_steps), figure, log_tail(record, rows, eval_rows), samples
 
 
@@ -556,7 +565,7 @@ def create_train_tab() -> dict:
         estimate = gr.Markdown(elem_id="train-estimate")
         progress = gr.HTML("<div class='pg-progress-text'>No run yet: start one above.</div>",
                            elem_id="train-progress")
-        plot = gr.Plot(label="Loss, learning rate and tokens/s", elem_id="train-plot")
+        plot = gr.Plot(label="Training charts (from metrics.jsonl)", elem_id="train-plot")
         samples = gr.Dataframe(label="Sampled completions and their rewards (GRPO: the newest logged steps)",
                                interactive=False, wrap=True, visible=False, elem_id="train-samples")
         log = gr.Textbox(label="Log tail (metrics.jsonl)", lines=8, max_lines=14, interactive=False,

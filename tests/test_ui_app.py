@@ -249,6 +249,31 @@ def test_train_tab_queues_runs_and_shows_progress(page, browser, app_url):
     assert first_job in page.locator("#jobs-table").inner_text()
 
 
+def test_train_tab_runs_grpo_and_shows_rewards_and_sampled_completions(page):
+    from playwright.sync_api import expect
+
+    open_tab(page, "Train")
+    page.get_by_label("4 · GRPO (rewards from checks)").check()
+    expect(page.locator("#train-reward_funcs")).to_be_visible(timeout=LONG)  # the preset landed with its fields
+    expect(page.locator("#train-lora_r")).to_be_visible()
+    expect(page.locator("#train-randomize_templates")).to_be_hidden()  # GRPO renders no templates
+    expect(page.locator("#train-dataset input").first).to_have_value(re.compile("grpo_prompts"))
+    for name, value in (("max_steps", 2), ("per_device_train_batch_size", 4), ("num_generations", 2),
+                        ("max_completion_length", 6), ("max_length", 128), ("logging_steps", 1), ("save_steps", 0)):
+        fill(page, f"train-{name}", value)
+    fill(page, "train-reward_weights", "1, oops")
+    page.locator("#train-start").click()
+    expect_text(page, "train-message", "reward_weights:")
+    fill(page, "train-reward_weights", "1, 0.5, 0.2")
+    page.locator("#train-start").click()
+    expect_text(page, "train-message", "(job ", timeout=LONG)
+    expect_text(page, "train-progress", "completed", timeout=LONG)
+    expect_text(page, "train-plot", "mean reward")
+    expect(page.locator("#train-samples")).to_be_visible(timeout=30_000)
+    expect_text(page, "train-samples", "completion")
+    expect_value(page, "train-log", "reward")
+
+
 def test_train_tab_rejects_unknown_model(page):
     open_tab(page, "Train")
     page.locator("#train-base input").first.fill("nobody/no-such-model")
