@@ -103,7 +103,10 @@ def _measure_row_tokens(config: TrainConfig, path: str, sample: int) -> tuple[li
 
     tokenizer = load_tokenizer(base_for(config))
     fmt, records = load_valid_rows(path, config.data_format or None)
-    examples = STAGE_MODULES[config.stage].render_rows(records[:sample], fmt, tokenizer, config)
+    module = STAGE_MODULES[config.stage]
+    examples = module.render_rows(records[:sample], fmt, tokenizer, config)
+    if hasattr(module, "trained_tokens"):  # DPO: a row is a pair, two sequences that share a prompt
+        return sorted(module.trained_tokens(examples, tokenizer)), len(records)
     lengths = sorted(len(tokenizer(e["prompt"] + e["completion"], add_special_tokens=False)["input_ids"])
                      for e in examples)
     return lengths, len(records)
