@@ -33,6 +33,13 @@ def _wrong(results, model, category) -> int | None:
     return sum(not r.get("passed") and bool((r.get("answer") or "").strip()) for r in rows) if rows else None
 
 
+def _wrong_rate(results, model, category) -> tuple[float | None, int | None, int]:
+    """(share of the answers that are wrong answers stated as fact, how many, of how many); None without answers."""
+    wrong, n = _wrong(results, model, category), sum(
+        r.get("model") == model and r.get("category") == category for r in results)
+    return (None if wrong is None else wrong / n), wrong, n
+
+
 def _verdict(condition: bool | None) -> str:
     return "inconclusive" if condition is None else "held" if condition else "did not hold"
 
@@ -112,7 +119,26 @@ def stage_claims(report: dict, ids: dict, metrics: dict) -> list[dict]:
         _claim("Stage 3", "Base model knowledge preserved",
                f"factual: base {_fmt(f_base)}, full stage 2 {_fmt(f_s2)}, LoRA {_fmt(f_lora)}; holds if LoRA stays "
                f"within 0.05 of the base", (f_base, f_lora), lambda b, adapter: adapter >= b - 0.05),
+        _preference_claim(res, s2, ids.get("dpo")),
     ]
+
+
+def _preference_claim(results, s2, dpo) -> dict:
+    """The seed's "needs RLHF for full fix" of Stage 2's hallucination, judged with Stage 4 (DPO on the Stage 2 run):
+    the factual wrong-answer rate, counted as the Stage 2 claim above counts it, before and after."""
+    before, wrong_s2, n_s2 = _wrong_rate(results, s2, "factual")
+    after, wrong_dpo, n_dpo = _wrong_rate(results, dpo, "factual")
+    score_s2, score_dpo = _score(results, s2, "factual"), _score(results, dpo, "factual")
+
+    def count(wrong, n):
+        return "n/a" if wrong is None else f"{wrong} of {n}"
+
+    return _claim("Stage 4", "Preference tuning (DPO) makes fewer wrong answers stated as fact",
+                  f"factual wrong-answer rate (wrong answers stated as fact): stage 2 {_fmt(before)} "
+                  f"({count(wrong_s2, n_s2)}) -> DPO on stage 2 {_fmt(after)} ({count(wrong_dpo, n_dpo)}); factual "
+                  f"score {_fmt(score_s2)} -> {_fmt(score_dpo)}; holds if the rate falls by more than {NOISE}, does "
+                  f"not if it rises by more, a tie within", (before, after),
+                  lambda was, now: _unless_tie(now, was))  # was > now beyond NOISE: the rate fell
 
 
 def efficiency_rows(records: dict, sizes: dict, report: dict, ids: dict) -> tuple[list[dict], str]:

@@ -116,7 +116,7 @@ def follow_eval(job_id: str | None, shown: str | None, owner: str | None = None)
 
 def reproduce_ui(steps, limit, base_model: str | None = None, owner: str = "local"):
     """Queue "reproduce the seed" (train every stage, evaluate, judge) as one job: (message, job id)."""
-    from evalsuite.reproduce import DEFAULT_LIMIT, submit_reproduce
+    from evalsuite.reproduce import DEFAULT_LIMIT, describe_phases, submit_reproduce
     from trainers.job_queue import JobBusy
     from trainers.names import check_model_name
 
@@ -130,9 +130,9 @@ def reproduce_ui(steps, limit, base_model: str | None = None, owner: str = "loca
                                owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
-    return (f"Reproduce queued as job `{job['id']}` ({describe_job(job)}): six phases (four trainings, evaluate, "
-            "judge), each shown below as it runs. Cancel it in the Jobs panel; a cancelled or interrupted job resumes "
-            "without redoing finished phases."), job["id"]
+    return (f"Reproduce queued as job `{job['id']}` ({describe_job(job)}): {describe_phases(job['phases'])}, each "
+            "shown below as it runs. Cancel it in the Jobs panel; a cancelled or interrupted job resumes without "
+            "redoing finished phases."), job["id"]
 
 
 def eval_estimate(models: list[str], limit, include_code: bool = False, base_model: str | None = None) -> str:
@@ -154,7 +154,7 @@ def eval_estimate(models: list[str], limit, include_code: bool = False, base_mod
 
 
 def reproduce_estimate(steps, limit, base_model: str | None = None) -> str:
-    """What Reproduce will cost before it is pressed: its six phases priced by this machine's calibration."""
+    """What Reproduce will cost before it is pressed: its phases priced by this machine's calibration."""
     from evalsuite.reproduce import DEFAULT_LIMIT, reproduce_phases
     from trainers.timing import describe, fmt_seconds, safe_estimate
 
@@ -168,6 +168,15 @@ def reproduce_estimate(steps, limit, base_model: str | None = None) -> str:
     estimate = safe_estimate(phases)
     parts = ", ".join(f"{p['name']} {fmt_seconds(p['seconds'])}" for p in estimate["phases"] if p["seconds"])
     return f"**Reproduce:** {describe(estimate)}" + (f" ({parts})." if estimate["seconds"] else ".")
+
+
+def preset_steps() -> str:
+    """"40 each, dpo 4": reproduce's steps per training, from its presets."""
+    from evalsuite.reproduce import PRESET, REPRODUCE_STAGES
+
+    own = ", ".join(f"{name} {extra['max_steps']}" for name, (_, extra) in REPRODUCE_STAGES.items()
+                    if extra.get("max_steps", PRESET["max_steps"]) != PRESET["max_steps"])
+    return f"{PRESET['max_steps']} each" + (f", {own}" if own else "")
 
 
 def phases_table(record: dict) -> list[list]:
@@ -217,8 +226,8 @@ def create_evaluate_tab(base_model=None):
                                            **code_option())
         with gr.Accordion("Reproduce settings", open=False):
             with gr.Row():
-                repro_steps = gr.Number(0, label="Training steps per stage (0 = the preset's 40)", precision=0,
-                                        minimum=0, elem_id="repro-steps")
+                repro_steps = gr.Number(0, label=f"Training steps per stage (0 = the presets: {preset_steps()})",
+                                        precision=0, minimum=0, elem_id="repro-steps")
                 repro_limit = gr.Number(0, label="Suite queries (0 = the reproduce default, 36)", precision=0,
                                         minimum=0, elem_id="repro-limit")
         with gr.Row():

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO, learnable_rows, running_app, start_training, wait_until
 
@@ -52,7 +53,7 @@ def test_eval_and_reproduce_return_a_job_at_once_and_a_training_waits_its_turn(a
     assert time.perf_counter() - started < 5 and eval_job, message
     started = time.perf_counter()
     message, repro_job = client.predict(2, 6, "tiny", api_name="/reproduce_seed")
-    # pricing the six phases loads the tokenizer and renders the stages' rows on the first call (seconds); the work
+    # pricing the seven phases loads the tokenizer and renders the stages' rows on the first call (seconds); the work
     # itself takes minutes
     assert time.perf_counter() - started < 15 and repro_job, message
     _, train_job = start_training(client, "stage3_lora", "tiny", dataset, max_steps=3, **TINY_FORM)
@@ -75,8 +76,11 @@ def test_eval_and_reproduce_return_a_job_at_once_and_a_training_waits_its_turn(a
 
     repro = wait_until(reproduce_ended, 900, "the reproduce job")
     assert repro["status"] == "completed", repro["error"]
-    assert {"train stage1", "train qlora", "evaluate"} <= phases_seen  # the phases showed as they ran
-    assert [p["status"] for p in repro["phases"]] == ["completed"] * 6 and len(repro["run_ids"]) == 4
+    assert {"train stage1", "train qlora", "train dpo", "evaluate"} <= phases_seen  # the phases showed as they ran
+    assert [p["status"] for p in repro["phases"]] == ["completed"] * 7 and len(repro["run_ids"]) == 5
+    stage2, dpo = (p["result"]["run_id"] for p in repro["phases"] if p["spec"].get("label") in ("stage2", "dpo"))
+    assert read_run(home, dpo)["stage"] == "stage4_dpo"  # DPO trained on top of this job's Stage 2 run
+    assert yaml.safe_load((home / "runs" / dpo / "config.yaml").read_text())["init_from"] == stage2
     assert Path(repro["result"]["report_path"]).is_file()
 
     train = wait_until(lambda: (r := read_job(home, train_job))["status"] in ("completed", "failed") and r, 300,

@@ -1,7 +1,8 @@
 """Stage 4 on the tiny model: DPO raises the chosen-over-rejected margin, GRPO's rewards are the suite's own checker,
 the reference is the starting model (base frozen, adapters trained; a continued adapter keeps a frozen
 copy as the reference), bad rows are reported by line, self-built preference pairs really pass / fail their check,
-and a Stage 4 run is answerable like any LoRA run.
+and a Stage 4 run is answerable like any LoRA run; a DPO phase of a job starts from the run an earlier phase of it
+trained, and answers on that run's checkpoint.
 
     python -m pytest -q tests/test_engine_stage4.py
 """
@@ -145,6 +146,53 @@ def test_dpo_goes_on_training_a_lora_run_against_a_frozen_copy_of_it(monkeypatch
     metrics = runs.read_metrics(record["id"])
     assert abs(metrics[0]["rewards/margins"]) < 1e-3  # step 1: policy == its frozen starting copy
     assert compatibility_problem(ModelHub("tiny", dtype="fp32"), record["id"]) == ""  # still on the plain base
+
+
+def test_a_train_phase_starts_from_the_run_an_earlier_phase_of_its_job_trained(tmp_path, tiny_config):
+    """init_from_phase names an earlier train phase's label, and the run id it stands for is filled in when the phase
+    starts (reproduce's DPO on its own Stage 2 run). The phase is priced before that (init_from does not change the
+    work), and its adapter answers on that run's checkpoint, beside the base and the run itself."""
+    from peft import PeftModel
+
+    from conftest import learnable_rows
+    from trainers import jobs, timing
+    from trainers.adapters import ModelHub, compatibility_problem
+    from trainers.config import to_dict
+    from trainers.generate import answer_grid, generate_batch, render_prompt
+    from trainers.job_queue import supervise
+    from trainers.models import load_model, load_tokenizer
+    from trainers.submit import check_phases
+
+    sft = tiny_config(dataset=str(write(tmp_path / "learnable.jsonl", learnable_rows(1))), max_steps=2)
+    dpo = load_config(CONFIGS / "stage4_dpo.yaml", {**TINY, "dataset": str(write(tmp_path / "pairs.jsonl",
+                                                                                 color_pairs(1))), "max_steps": 8})
+    phases = [jobs.phase("train sft", "train", config=to_dict(sft), label="sft"),
+              jobs.phase("train dpo", "train", config=to_dict(dpo), label="dpo", init_from_phase="sft")]
+    check_phases(phases)
+    with pytest.raises(ValueError, match="not the label of an earlier training phase"):
+        check_phases(phases[::-1])  # naming a phase that has not run by then is refused before anything is queued
+    plan = timing.plan_phase(phases[1], phases)
+    assert plan["key"].endswith("|train-dpo-lora") and plan["steps"] == 8  # DPO calibrates apart from SFT LoRA
+    job = jobs.create_job("test", phases)
+    assert job["estimate"]["error"] is None and plan["key"] in job["estimate"]["missing"]
+    record = supervise(job["id"], in_process=True)
+    assert record["status"] == "completed", record["error"]
+    sft_id, dpo_id = (p["result"]["run_id"] for p in record["phases"])
+    assert runs.read_config(dpo_id)["init_from"] == sft_id and record["phases"][1]["spec"]["run_id"] == dpo_id
+    dpo_run = runs.read_run(dpo_id)
+    assert dpo_run["tokens_trained"] == pytest.approx(plan["units"])  # 16 pairs, 2 a step: one epoch, as priced
+    entry = timing.load_calibration()[plan["key"]]
+    assert entry["rate_s"] == pytest.approx(dpo_run["train_s"] / dpo_run["tokens_trained"])
+
+    hub = ModelHub("tiny", dtype="fp32")
+    assert compatibility_problem(hub, dpo_id) == "" and not hub.adapters_on_base([dpo_id])
+    prompts = ["Color code of apple?", "Color code of river?"]
+    answers = answer_grid(hub, ["base", sft_id, dpo_id], prompts, max_new_tokens=4)
+    checkpoint = runs.read_run(sft_id)["artifact_dir"]
+    alone = PeftModel.from_pretrained(load_model(checkpoint, dtype="fp32"), dpo_run["artifact_dir"]).eval()
+    tokenizer = load_tokenizer(checkpoint)
+    assert answers[dpo_id] == [generate_batch(alone, tokenizer, [render_prompt(tokenizer, p)], max_new_tokens=4)[0]
+                               for p in prompts]
 
 
 def test_grpo_rewards_are_the_suite_checker_and_only_the_adapter_trains(monkeypatch, tmp_path, tiny_path):

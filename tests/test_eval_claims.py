@@ -125,3 +125,41 @@ def test_runs_on_other_data_are_not_compared():
     memory = next(c for c in result["claims"] if c["claim"] == "Memory usage significantly reduced")
     assert memory["verdict"] == "not measurable" and "not comparable" in memory["evidence"]
     assert all(r.get("memory_vs_full") is None for r in result["efficiency"])
+
+
+DPO_CLAIM = "Preference tuning (DPO) makes fewer wrong answers stated as fact"
+
+
+def with_dpo(factual: list[float], answer: str = "something") -> tuple[dict, dict]:
+    """The report with a DPO run ("dp", on the Stage 2 run) answering the factual queries with these scores; stage 2
+    answers them [1.0, 0.0]: 1 of 2 wrong."""
+    report = build_report()
+    report["results"] += rows("dp", "factual", factual, answer=answer)
+    return report, {**IDS, "dpo": "dp"}
+
+
+def dpo_claim(report: dict, ids: dict) -> dict:
+    result = judge_claims(report, ids, build_records(), LOSSES, SIZES)
+    assert render_claims_html({**result, "run_ids": ids, "seconds": 1.0})
+    return next(c for c in result["claims"] if c["claim"] == DPO_CLAIM)
+
+
+def test_dpo_judges_the_stage2_hallucination_by_its_factual_wrong_answer_rate():
+    held = dpo_claim(*with_dpo([1.0, 1.0]))
+    assert held["stage"] == "Stage 4" and held["verdict"] == "held"
+    assert "stage 2 0.50 (1 of 2) -> DPO on stage 2 0.00 (0 of 2)" in held["evidence"]
+    assert "factual score 0.50 -> 1.00" in held["evidence"] and "more than 0.02" in held["evidence"]
+    worse = dpo_claim(*with_dpo([0.0, 0.0]))
+    assert worse["verdict"] == "did not hold" and "0.50 (1 of 2) -> DPO on stage 2 1.00 (2 of 2)" in worse["evidence"]
+    assert dpo_claim(*with_dpo([0.0, 1.0]))["verdict"] == "inconclusive"  # the same rate: a tie
+    # a blank answer states nothing, so it is no hallucination (as the Stage 2 claim counts them): the rate falls
+    assert dpo_claim(*with_dpo([0.0, 0.0], answer=" "))["verdict"] == "held"
+
+
+def test_the_dpo_claim_is_not_measurable_without_the_dpo_run_or_its_factual_answers():
+    missing = dpo_claim(build_report(), IDS)  # no dpo phase ran (the lesson's preset)
+    assert missing["verdict"] == "not measurable" and "DPO on stage 2 n/a (n/a)" in missing["evidence"]
+    report, ids = with_dpo([1.0, 1.0])
+    report["results"] = [r for r in report["results"] if not (r["model"] == "s2" and r["category"] == "factual")]
+    assert dpo_claim(report, ids)["verdict"] == "not measurable"  # nothing to compare it with
+    assert verdicts(report=report, ids=ids)["Loss decreases smoothly"] == "held"  # the others keep theirs

@@ -58,7 +58,8 @@ def test_reproduce_reports_a_verdict_for_every_seed_claim(tmp_path, tiny_path):
                      "May overfit to specific phrasings", "Same task works across multiple phrasings",
                      "General instruction-following improves", "May still hallucinate",
                      "Memory usage significantly reduced", "Similar performance to full fine-tuning",
-                     "Base model knowledge preserved", "Tiny adapter files for deployment"):
+                     "Base model knowledge preserved", "Tiny adapter files for deployment",
+                     "Preference tuning (DPO) makes fewer wrong answers stated as fact"):
         assert expected in claims
     assert all(c["verdict"] in ("held", "did not hold", "inconclusive") and c["evidence"] for c in result["claims"])
     assert [r["method"] for r in result["efficiency"]] == ["Full fine-tune", "LoRA", "QLoRA"]

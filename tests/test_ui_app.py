@@ -385,9 +385,9 @@ def test_reproduce_shows_its_phases_and_the_claims(page):
     fill(page, "repro-steps", 1)
     fill(page, "repro-limit", 6)
     page.locator("#eval-repro").click()
-    expect_text(page, "eval-message", "six phases", timeout=30_000)
+    expect_text(page, "eval-message", "7 phases (5 trainings", timeout=30_000)
     expect_text(page, "repro-phases", "train stage1", timeout=60_000)  # every phase listed while it runs
-    expect_text(page, "repro-progress", "(", timeout=60_000)  # "train stage1 (1/6)"-style phase counter
+    expect_text(page, "repro-progress", "(", timeout=60_000)  # "train stage1 (1/7)"-style phase counter
     expect_text(page, "repro-progress", "completed", timeout=3 * LONG)
     expect_text(page, "eval-claims", "Loss decreases smoothly", timeout=30_000)
     expect_text(page, "eval-message", "Reproduce done in")

@@ -184,6 +184,7 @@ def test_the_evaluate_and_lesson_tabs_price_their_buttons_from_the_calibration(p
 
     assert "no calibration yet (eval on this machine)" in eval_estimate(["base"], 2, False, "tiny")
     assert "train-qlora" in reproduce_estimate(1, 6, "tiny")
+    assert "train-dpo-lora" in reproduce_estimate(1, 6, "tiny")  # priced before the Stage 2 run it starts from exists
     device, dtype = timing.machine()
     answers = planned_generations(2, 2)
     calibration = {timing.work_key("tiny", device, dtype, "eval"): (90 / (answers * 64), 10.0)}
@@ -192,6 +193,7 @@ def test_the_evaluate_and_lesson_tabs_price_their_buttons_from_the_calibration(p
         for key, (rate, fixed) in calibration.items()}))
     text = eval_estimate(["base", "some-run"], 2, False, "tiny")
     assert f"{answers:,} answers at most" in text and "about 1 min 40 s on this machine" in text
+    # the lesson's preset is reproduce on three stages: no DPO phase
     assert "no calibration yet (judge, train-full, train-lora on this machine)" in prepare_estimate(1, 6, "tiny")
     assert "no calibration yet (train-lora on this machine)" in live_estimate("lora", "tiny")
     assert "is not one of" in live_estimate("dpo", "tiny")

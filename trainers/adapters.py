@@ -7,7 +7,9 @@
 Adapters are loaded by name with PEFT's `load_adapter` and switched with PEFT's public `set_adapter` (10-13 ms
 measured for SmolLM2 with three adapters, inside the 20 ms target), so the base weights are read from disk once.
 Full Stage 1/2 checkpoints are whole models; they load as separate models and the least recently used one is
-dropped when the cache passes its memory bound. Generation holds `hub.lock`, because the
+dropped when the cache passes its memory bound. An adapter trained on top of such a checkpoint (`init_from` a Stage
+1/2 run: reproduce's DPO on its Stage 2 run) cannot run on the resident base, so it loads the same way: that
+checkpoint with the adapter on it, a model of its own in the same cache. Generation holds `hub.lock`, because the
 active adapter is a property of the shared model.
 """
 
@@ -92,6 +94,19 @@ def describe_target(target: str) -> dict:
     return {"kind": kind, "dir": record["artifact_dir"], "base_model": record["base_model"], "init_from": init_from}
 
 
+def weights_under(target: str) -> str:
+    """The folder of the full checkpoint a run's adapter was trained on top of, as training loaded it; ValueError
+    when that checkpoint is gone."""
+    from trainers.config import build_config
+    from trainers.sft_core import base_for
+
+    try:
+        return base_for(build_config(runs.read_config(target)))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{target} was trained on top of a checkpoint that cannot be loaded: "
+                         f"{str(err).splitlines()[0]}") from None
+
+
 def compatibility_problem(hub, target: str) -> str:
     """Why `target` cannot run on the hub's base (an adapter trained on another base), checked before any load;
     "" when it can. The tabs call it to refuse a target with a message instead of failing half-way."""
@@ -139,8 +154,9 @@ class ModelHub:
             return self.model, self.tokenizer
 
     def check_base(self, info: dict, target: str) -> None:
-        if info.get("init_from"):
-            raise AdapterMismatch(f"{target} was trained on top of {info['init_from']}, not on the base")
+        if info.get("init_from"):  # it runs on its own copy of that checkpoint (_full_model), whatever our base is
+            weights_under(target)
+            return
         if info.get("base_model") not in (None, self.base_name):
             raise AdapterMismatch(f"{target} was trained on base model '{info['base_model']}', but the loaded base is "
                                   f"'{self.base_name}'; switch the base model to use it")
@@ -177,10 +193,18 @@ class ModelHub:
             self.model = None  # the bare base was modified in place; `ensure_base` reloads it clean
 
     def _full_model(self, target: str, info: dict):
+        """A full checkpoint, or an adapter on the checkpoint it was trained on top of, from the LRU cache."""
         if target in self.full_models:
             self.full_models.move_to_end(target)
             return self.full_models[target]
-        entry = (load_model(info["dir"], dtype=self.dtype, device=self.device).eval(), load_tokenizer(info["dir"]))
+        if info["kind"] == "adapter":
+            from peft import PeftModel
+
+            weights = weights_under(target)
+            model = load_model(weights, dtype=self.dtype, device=self.device)
+            entry = (PeftModel.from_pretrained(model, info["dir"]).eval(), load_tokenizer(weights))
+        else:
+            entry = (load_model(info["dir"], dtype=self.dtype, device=self.device).eval(), load_tokenizer(info["dir"]))
         self.full_models[target] = entry
         while len(self.full_models) > 1 and sum(_param_mb(m) for m, _ in self.full_models.values()) > self.cache_mb:
             self.full_models.popitem(last=False)
@@ -203,7 +227,7 @@ class ModelHub:
                 self.last_switch_ms = (time.perf_counter() - started) * 1000
                 return self.model, self.tokenizer, self.last_switch_ms
             info = self.describe(target)
-            if info["kind"] == "full":
+            if info["kind"] == "full" or info.get("init_from"):
                 model, tokenizer = self._full_model(target, info)
             else:
                 model, tokenizer = self.ensure_base()
@@ -231,7 +255,8 @@ class ModelHub:
 
     def adapters_on_base(self, targets: list[str]) -> bool:
         """True when every target can run in one batch on the resident base (the base or its adapters)."""
-        return all(self.describe(t)["kind"] in ("base", "adapter") for t in targets)
+        return all(info["kind"] == "base" or (info["kind"] == "adapter" and not info.get("init_from"))
+                   for info in map(self.describe, targets))
 
     def base_context(self):
         """A context with adapters off, for generating from the bare base on an adapter-carrying model."""

@@ -103,21 +103,13 @@ def _measure_row_tokens(config: TrainConfig, path: str, sample: int) -> tuple[li
 
     tokenizer = load_tokenizer(base_for(config))
     fmt, records = load_valid_rows(path, config.data_format or None)
-    examples = STAGE_MODULES[config.stage].render_rows(records[:sample], fmt, tokenizer, config)
-    return sorted(_example_tokens(e, tokenizer, config) for e in examples), len(records)
-
-
-def _example_tokens(example: dict, tokenizer, config: TrainConfig) -> int:
-    """Tokens one row puts through the model: SFT its prompt and completion; DPO the prompt with each answer;
-    GRPO (a row is one sampled completion) the prompt and up to max_completion_length new tokens."""
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    if "chosen" in example:
-        return count(example["prompt"] + example["chosen"]) + count(example["prompt"] + example["rejected"])
-    if "completion" not in example:
-        return count(example["prompt"]) + config.max_completion_length
-    return count(example["prompt"] + example["completion"])
+    module = STAGE_MODULES[config.stage]
+    examples = module.render_rows(records[:sample], fmt, tokenizer, config)
+    if hasattr(module, "trained_tokens"):  # DPO: a row is a pair; GRPO: a prompt and the completion it samples
+        return sorted(module.trained_tokens(examples, tokenizer, config)), len(records)
+    lengths = sorted(len(tokenizer(e["prompt"] + e["completion"], add_special_tokens=False)["input_ids"])
+                     for e in examples)
+    return lengths, len(records)
 
 
 def typical_row_tokens(config: TrainConfig, quantile: float = 0.95, sample: int = 512,

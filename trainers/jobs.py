@@ -5,7 +5,7 @@
     $PLAYGROUND_HOME/jobs/<job_id>/worker.log    what the worker processes printed
     $PLAYGROUND_HOME/jobs/<job_id>/cancel        present once someone asked the job to stop
 
-A job is a list of phases (a training is one phase, `reproduce` six); each phase runs in its own worker process
+A job is a list of phases (a training is one phase, `reproduce` seven); each phase runs in its own worker process
 (trainers/worker.py) under the supervisor of trainers/job_queue.py, or in the foreground for the CLI. Writers take
 turns: the supervisor writes the record before and after a phase, the worker while it runs, so no two processes
 ever rewrite job.json at once. Cancel is a separate file for the same reason.

@@ -2,7 +2,10 @@
 raises `Cancelled` when ctx says stop, any other exception when it fails. They run in a worker process
 (trainers/worker.py) or, for the CLI, in the foreground.
 
-    train   {config, run_id?, resume?}     one training run (created here when no run_id is given)
+    train   {config, run_id?, label?, init_from_phase?}
+                                           one training run (created here when no run_id is given); init_from_phase
+                                           names the label of an earlier train phase of the job whose run it starts
+                                           from (its config's init_from, known only once that phase has run)
     eval    {models, out_dir, ...}         the evaluation suite -> report.json / .csv / .html
     judge   {out_dir, base_model}          reproduce's last step: the seed's claims against the measurements
     export  {run_id}                       merge a LoRA adapter into its base
@@ -44,7 +47,7 @@ def run_train(spec: dict, ctx: JobContext) -> dict:
     elif status is None:
         from trainers.jobs import read_job
 
-        config = build_config(spec["config"])
+        config = build_config(_resolved_config(spec, ctx))
         run_id = create_training_run(config, owner=read_job(ctx.job_id).get("owner") or "local")
     else:
         raise PhaseFailed(f"run {run_id} is {status} in another process")
@@ -78,12 +81,32 @@ def run_eval(spec: dict, ctx: JobContext) -> dict:
             "generate_s": meta.get("generate_s")}
 
 
+def finished_trainings(record: dict) -> list[tuple[str | None, str]]:
+    """(label, run id) of each training phase of the job record that finished, in phase order."""
+    return [(p["spec"].get("label"), p["result"]["run_id"]) for p in record["phases"]
+            if p["kind"] == "train" and p["status"] == "completed" and p.get("result")]
+
+
 def _trained_runs(ctx: JobContext) -> list[str]:
     """The runs the job's earlier training phases finished: what an evaluation without a model list evaluates."""
     from trainers.jobs import read_job
 
-    return [p["result"]["run_id"] for p in read_job(ctx.job_id)["phases"]
-            if p["kind"] == "train" and p["status"] == "completed" and p.get("result")]
+    return [run_id for _, run_id in finished_trainings(read_job(ctx.job_id))]
+
+
+def _resolved_config(spec: dict, ctx: JobContext) -> dict:
+    """The phase's config, with `init_from` set to the run of the phase `init_from_phase` names. A job is written
+    before anything in it runs, so a training that goes on from an earlier one of the same job (reproduce's DPO on its
+    Stage 2 run) can only name that phase; the run id is looked up here, when the phase starts."""
+    label = spec.get("init_from_phase")
+    if not label:
+        return spec["config"]
+    from trainers.jobs import read_job
+
+    run_id = dict(finished_trainings(read_job(ctx.job_id))).get(label)
+    if run_id is None:
+        raise PhaseFailed(f"init_from_phase: no finished training phase labelled '{label}' in this job")
+    return {**spec["config"], "init_from": run_id}
 
 
 def run_judge(spec: dict, ctx: JobContext) -> dict:

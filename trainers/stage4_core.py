@@ -109,6 +109,7 @@ def train_stage4(config: TrainConfig, run_id: str, make_trainer, metric_keys: tu
     drop_reference_adapter(trainer.accelerator.unwrap_model(trainer.model))
     artifact = save_artifact(trainer, tokenizer, run_dir, config)
     tokens = callback.session_tokens(trainer.state)
+    # tokens_trained and train_s, as the SFT stages record them, are what trainers/timing.py calibrates a job from
     return {"trainable_params": trainable, "total_params": total, "peak_memory_mb": round(memory.peak_mb, 1),
             "tokens_per_second": round(tokens / max(seconds, 1e-9), 1), "tokens_trained": tokens,
             "train_s": round(seconds, 3), "world_size": trainer.accelerator.num_processes,

@@ -45,6 +45,16 @@ def check_pair_lengths(examples: list[dict], lines: list[int], tokenizer, max_le
         raise DatasetError(too_long, source)
 
 
+def trained_tokens(examples: list[dict], tokenizer, config: TrainConfig | None = None) -> list[int]:
+    """Tokens each rendered pair trains: prompt + chosen and prompt + rejected, each with its end-of-turn token, as
+    TRL's collator batches them and counts them in num_input_tokens_seen (run.json's tokens_trained). A pair is two
+    sequences, so trainers/estimate.py sizes a DPO run by these, not by prompt + completion."""
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return [2 * count(e["prompt"]) + count(e["chosen"]) + count(e["rejected"]) + 2 for e in examples]
+
+
 def build_dataset(config: TrainConfig, tokenizer):
     """The validated pairs as TRL's preference dataset; DatasetError lists every bad row with its line."""
     from datasets import Dataset

@@ -37,6 +37,13 @@ def render_rows(records: list[dict], fmt: str, tokenizer, config: TrainConfig | 
              "check_json": json.dumps(r["check"]), "template": CHAT} for r in records]
 
 
+def trained_tokens(examples: list[dict], tokenizer, config: TrainConfig) -> list[int]:
+    """Tokens a GRPO row (one sampled completion) puts through the model at most: its rendered prompt and
+    max_completion_length new tokens. trainers/estimate.py sizes and prices a run by these."""
+    return [len(tokenizer(e["prompt"], add_special_tokens=False)["input_ids"]) + config.max_completion_length
+            for e in examples]
+
+
 def check_prompt_lengths(examples: list[dict], lines: list[int], tokenizer, config: TrainConfig, source: str):
     """The rendered prompt plus max_completion_length new tokens must fit max_length."""
     budget = config.max_length - config.max_completion_length

@@ -8,7 +8,7 @@ the same second with its reason) and queues the rest.
     job = submit_answers(models, prompts, base)      # a large answer grid (the paraphrase test)
     job = submit_pairs("base", "grpo_prompts", name="my_pairs")   # DPO pairs from a model's own answers
 
-`evalsuite.reproduce.submit_reproduce` queues the six-phase reproduce job the same way.
+`evalsuite.reproduce.submit_reproduce` queues the reproduce job (its phases: `reproduce_phases`) the same way.
 """
 
 from pathlib import Path
@@ -71,9 +71,16 @@ def check_phases(phases: list[dict]) -> None:
     from trainers import caps
     from trainers.config import build_config
 
+    labels = set()  # of the train phases so far: what a later one's init_from_phase may name
     for phase in phases:
+        start = phase["spec"].get("init_from_phase")
+        if phase["kind"] == "train" and start and start not in labels:
+            raise ValueError(f"init_from_phase: '{start}' is not the label of an earlier training phase of this job")
+        if phase["kind"] == "train":
+            labels.add(phase["spec"].get("label"))
         if phase["kind"] == "train" and phase["spec"].get("config"):
-            config = build_config(phase["spec"]["config"])
+            # with a stand-in for the run it will start from, so a stage that cannot start from one is refused now
+            config = build_config({**phase["spec"]["config"], **({"init_from": f"<run of {start}>"} if start else {})})
             problems = config.validate()
             if problems:
                 raise ValueError("invalid config: " + "; ".join(problems))

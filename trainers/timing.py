@@ -7,10 +7,10 @@
 
 There is no separate calibration run: every finished phase is a measurement. The calibration, `$PLAYGROUND_HOME/
 timing.json`, has one entry per base model, device, dtype and kind of work (`train-full`, `train-lora`,
-`train-qlora`, `eval`, `answers` (answer grids and preference pairs alike), `judge`, `export`): the seconds one unit
-of work takes (a trained token, or a generated answer token: answers x max_new_tokens) and the fixed cost around it
-(the worker's start, loading the model, saving), each the median of the last few phases, so one slow run on a busy
-machine moves it little.
+`train-qlora`, Stage 4's `train-dpo-lora` and `train-grpo-lora`, `eval`, `answers`, `judge`, `export`): the
+seconds one unit of work takes (a trained token, or a generated answer token: answers x max_new_tokens) and the fixed
+cost around it (the worker's start, loading the model, saving), each the median of the last few phases, so one slow
+run on a busy machine moves it little.
 A phase is predicted as fixed cost + units x seconds per unit; a kind with no entry yet says so.
 """
 
@@ -62,8 +62,10 @@ def plan_training(config, lengths: list[int] | None = None, n_rows: int | None =
     if lengths is None or n_rows is None:
         lengths, n_rows = row_token_lengths(config)
     rows_per_step = config.per_device_train_batch_size * config.gradient_accumulation_steps
-    # +1: the end-of-sequence token the collator appends, which the trainer counts
-    row_tokens = config.max_length if config.packing else (statistics.fmean(lengths) + 1 if lengths else 0)
+    # +1: the end-of-sequence token the SFT collator appends, which the trainer counts (a DPO pair's count has both
+    # of its own already: trainers/stage4_dpo.trained_tokens)
+    eos = 0 if config.stage == "stage4_dpo" else 1
+    row_tokens = config.max_length if config.packing else (statistics.fmean(lengths) + eos if lengths else 0)
     trained_rows = max(n_rows - round(config.eval_fraction * n_rows), 1)
     steps = config.max_steps or math.ceil(math.ceil(trained_rows / rows_per_step) * config.num_train_epochs)
     units = max(steps - start_step, 0) * rows_per_step * row_tokens
@@ -222,14 +224,15 @@ def describe_outcome(record: dict) -> str:
 # -- learning: every finished phase is a measurement ----------------------------------------------------------------
 
 def training_key(config) -> str:
+    from trainers.config import STAGE4
     from trainers.sft_core import use_bf16
 
     device, _ = machine(config.device)
     dtype = "bf16" if use_bf16(config, device) else "fp32"  # the autocast dtype is what sets the speed
-    # Stage 4 steps do other work per token (DPO: a reference pass; GRPO: sampling), so they learn their own rate
-    work = f"train-{config.stage.removeprefix('stage4_')}-{config.method}" if config.stage.startswith("stage4") \
-        else f"train-{config.method}"
-    return work_key(config.base_model, device, dtype, work)
+    # a DPO token costs more than an SFT token of the same method (a reference forward, the LM head on every
+    # position), so Stage 4 is calibrated on its own: train-dpo-lora beside train-lora
+    stage = f"{config.stage.removeprefix('stage4_')}-" if config.stage in STAGE4 else ""
+    return work_key(config.base_model, device, dtype, f"train-{stage}{config.method}")
 
 
 def phase_key(phase: dict, phases: list[dict]) -> str:
