@@ -15,7 +15,7 @@ from trainers.names import SAVED, NameRefused, visible_run
 from trainers.owners import is_example, may_change
 
 RUN_HEADERS = ["run", "stage", "method", "base model", "status", "trainable params", "peak memory MB", "tokens/s",
-               "artifact MB", "final loss", "duration", "estimated (error)", "dataset", "id"]
+               "artifact MB", "final loss (last 5 steps)", "duration", "estimated (error)", "dataset", "id"]
 METHOD_NAMES = {"full": "full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
 
 

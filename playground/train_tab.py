@@ -396,7 +396,7 @@ def log_tail(record: dict, rows: list[dict], eval_rows: list[dict] | None = None
     tail = [f"validation loss {eval_rows[-1]['eval_loss']:.4f} at step {eval_rows[-1]['step']} "
             f"({record.get('held_out_rows') or '?'} held-out rows)"] if eval_rows else []
     if record["status"] in runs.FINISHED:
-        tail.append(f"[{record['status']}] final loss {fmt_float(record.get('final_loss'), 4)}, peak "
+        tail.append(f"[{record['status']}] final loss {fmt_float(record.get('final_loss'), 4)} (last 5 steps), peak "
                     f"{fmt_float(record.get('peak_memory_mb'), 0)} MB, "
                     f"{fmt_float(record.get('tokens_per_second'), 0)} tokens/s")
     if record.get("error"):

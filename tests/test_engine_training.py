@@ -45,7 +45,7 @@ def test_full_sft_loss_falls_on_a_learnable_mapping(stage1_run):
     assert losses[0] > 10  # ~ln(49152): the random model knows nothing
     assert losses[-1] < 0.6 * losses[0], losses
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 - 3, losses
-    assert record["final_loss"] == losses[-1]
+    assert record["final_loss"] == pytest.approx(sum(losses[-5:]) / 5)  # where the last five steps settled
 
 
 def test_tokens_per_second_counts_each_trained_batch(stage1_run, tiny_tokenizer):

@@ -51,6 +51,13 @@ class MetricsCallback(TrainerCallback):
     each epoch) and only rank 0's share.
     """
 
+    FINAL_STEPS = 5  # one logged step of a small batch is noisy; the run's loss is where the last few settled
+
+    def final_loss(self) -> float | None:
+        """The mean loss of the last FINAL_STEPS logged steps (fewer when the run logged fewer); None before any."""
+        last = self.losses[-self.FINAL_STEPS:]
+        return sum(last) / len(last) if last else None
+
     def __init__(self, run_id: str | None, stop_event: threading.Event | None = None, on_step=None,
                  extra_keys: tuple[str, ...] = ()):
         """`extra_keys`: what a stage's trainer logs beyond the loss that metrics.jsonl keeps too (DPO's

@@ -138,9 +138,10 @@ def _report(record: dict) -> int:
         return _fail(f"run {record['id']} {record['status']}: {record.get('error') or 'nothing was trained'}")
     share = 100 * record["trainable_params"] / max(record["total_params"], 1)
     loss = "-" if record.get("final_loss") is None else f"{record['final_loss']:.4f}"
-    print(f"{record['status']}: final loss {loss}, {record['tokens_per_second'] or 0:.0f} tokens/s, "
-          f"peak {record['peak_memory_mb']:.0f} MB, trainable {record['trainable_params']:,} of "
-          f"{record['total_params']:,} ({share:.2f}%)\nartifact: {record['artifact_dir']}")
+    print(f"{record['status']}: final loss {loss} (mean of the last 5 logged steps), "
+          f"{record['tokens_per_second'] or 0:.0f} tokens/s, peak {record['peak_memory_mb']:.0f} MB, "
+          f"trainable {record['trainable_params']:,} of {record['total_params']:,} ({share:.2f}%)\n"
+          f"artifact: {record['artifact_dir']}")
     return 0
 
 

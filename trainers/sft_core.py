@@ -194,7 +194,7 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, render_rows,
             "tokens_per_second": round(tokens / max(seconds, 1e-9), 1), "tokens_trained": tokens,
             "train_s": round(seconds, 3), "eval_s": round(callback.eval_s, 3), "held_out_rows": len(held_records),
             "world_size": trainer.accelerator.num_processes,  # processes that trained this one model (DDP ranks)
-            "final_loss": callback.losses[-1] if callback.losses else None, "artifact_dir": artifact,
+            "final_loss": callback.final_loss(), "artifact_dir": artifact,
             "cancelled": bool(stop_event is not None and stop_event.is_set())}
 
 

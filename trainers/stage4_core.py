@@ -113,5 +113,5 @@ def train_stage4(config: TrainConfig, run_id: str, make_trainer, metric_keys: tu
     return {"trainable_params": trainable, "total_params": total, "peak_memory_mb": round(memory.peak_mb, 1),
             "tokens_per_second": round(tokens / max(seconds, 1e-9), 1), "tokens_trained": tokens,
             "train_s": round(seconds, 3), "world_size": trainer.accelerator.num_processes,
-            "final_loss": callback.losses[-1] if callback.losses else None, "artifact_dir": artifact,
+            "final_loss": callback.final_loss(), "artifact_dir": artifact,
             "cancelled": bool(stop_event is not None and stop_event.is_set())}
