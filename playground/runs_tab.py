@@ -71,21 +71,36 @@ def efficiency_markdown(records: list[dict]) -> str:
                  "no full run on these yet: train a Stage 1 or 2 run on them for the ratios")
     lines = [f"**Measured on your runs**, comparing only runs on the same base model and dataset (base "
              f"`{anchor.get('base_model')}`, dataset `{anchor.get('dataset')}`); {reference}\n",
-             "| method | run | peak memory MB | trainable params | training speed (tokens/s) | artifact MB | "
-             "final loss |", "|---|---|---|---|---|---|---|"]
+             "| method | run | peak memory MB | where it goes (estimate, MB) | trainable params | "
+             "training speed (tokens/s) | artifact MB | final loss (last 5 steps) |", "|" + "---|" * 8]
     for method in METHODS:
         row = rows[method]
         if row is None:
-            lines.append(f"| {METHOD_NAMES[method]} | _no completed run_ | | | | | |")
+            lines.append(f"| {METHOD_NAMES[method]} | _no completed run_ | | | | | | |")
             continue
         share = "" if row["trainable_pct"] is None else f" ({row['trainable_pct']:.2f}%)"
         lines.append(
             f"| {METHOD_NAMES[method]} | {runs.run_label(picked[method])} | {fmt_float(row['peak_memory_mb'], 0)}"
-            f"{_times(row['memory_vs_full'])} | {fmt_params(row['trainable_params'])}{share} | "
+            f"{_times(row['memory_vs_full'])} | {memory_split(row['memory_parts'])} | "
+            f"{fmt_params(row['trainable_params'])}{share} | "
             f"{fmt_float(row['tokens_per_second'], 0)}"
             f"{_times(row['speed_vs_full'])} | {fmt_float(row['artifact_mb'], 2)}{_times(row['artifact_vs_full'])} | "
             f"{fmt_float(row['final_loss'], 4)} |")
     return "\n".join(lines)
+
+
+MEMORY_PARTS = (("weights_mb", "weights"), ("grads_optimizer_mb", "grads + optimizer"),
+                ("activations_mb", "activations"), ("runtime_mb", "runtime"))
+
+
+def memory_split(parts: dict | None) -> str:
+    """"weights 275 · grads + optimizer 56 · **activations 1,925** · runtime 1,000": the largest part in bold, so the
+    table says why LoRA saves less than the adapters' size suggests (activations and the frozen weights stay)."""
+    if not parts:
+        return "-"
+    largest = max((key for key, _ in MEMORY_PARTS), key=lambda key: parts.get(key) or 0)
+    return " · ".join(f"**{name} {parts[key]:,.0f}**" if key == largest else f"{name} {parts[key]:,.0f}"
+                      for key, name in MEMORY_PARTS if parts.get(key))
 
 
 def overlay_of(run_ids: list[str], owner: str | None = None):

@@ -61,3 +61,22 @@ def test_runs_tab_table_says_what_it_compares():
     assert any(line.startswith(f"| LoRA | {runs.run_label(run('lora', 'lora'))} | 500 (0.50×)") for line in body)
     assert any(line.startswith("| QLoRA | _no completed run_") for line in body)
     assert "No completed runs yet" in efficiency_markdown([run("x", "lora", status="failed")])
+
+
+def test_the_table_explains_each_peak_with_the_estimates_split(tiny_config, train_now, learnable_dataset):
+    """Full fine-tuning keeps fp32 gradients and AdamW state for every weight; LoRA only for its adapters, so what is
+    left of a LoRA run's peak is the frozen weights and the activations."""
+    from playground.runs_tab import efficiency_markdown
+
+    full = train_now(tiny_config(dataset=str(learnable_dataset), max_steps=1))
+    lora = train_now(tiny_config(stage="stage3", method="lora", dataset=str(learnable_dataset), max_steps=1))
+    rows = efficiency_rows({"full": full, "lora": lora, "qlora": None}, {})
+    parts_full, parts_lora = rows["full"]["memory_parts"], rows["lora"]["memory_parts"]
+    assert parts_full["grads_optimizer_mb"] > 10 * parts_lora["grads_optimizer_mb"] > 0
+    assert parts_full["activations_mb"] == pytest.approx(parts_lora["activations_mb"], rel=0.5)
+    table = efficiency_markdown([lora, full]).splitlines()
+    [full_line] = [line for line in table if line.startswith("| full fine-tuning")]
+    largest = max(("weights", "grads_optimizer", "activations", "runtime"), key=lambda k: parts_full[f"{k}_mb"])
+    bold = {"weights": "weights", "grads_optimizer": "grads + optimizer", "activations": "activations",
+            "runtime": "runtime"}[largest]
+    assert f"**{bold} {parts_full[f'{largest}_mb']:,.0f}**" in full_line

@@ -50,6 +50,24 @@ def _artifact_mb(record: dict) -> float | None:
         return None
 
 
+def memory_parts(record: dict) -> dict | None:
+    """The estimate's split of a run's memory (MB: weights, gradients + optimizer state, activations, runtime),
+    from its saved config: what explains the measured peak. None when the config or model cannot be read."""
+    from trainers.config import build_config
+    from trainers.estimate import estimate_training, typical_row_tokens
+
+    try:
+        config = build_config(runs.read_config(record["id"]))
+        try:
+            seq_len = typical_row_tokens(config)
+        except (ValueError, OSError, KeyError):  # the data moved: size at the bound
+            seq_len = config.max_length
+        est = estimate_training(config, device=record.get("device") or None, seq_len=seq_len)
+    except Exception:  # noqa: BLE001 (an explanation that cannot be had is left out, never a broken table)
+        return None
+    return {k: est[k] for k in ("weights_mb", "grads_optimizer_mb", "activations_mb", "runtime_mb", "total_mb")}
+
+
 def efficiency_rows(by_method: dict[str, dict | None], artifact_mb: dict[str, float | None] | None = None) -> dict:
     """method -> the measured numbers and their ratio to the full run (None for a method without a run, and for a
     number or ratio that cannot be had). `artifact_mb` (method -> MB) defaults to each run's artifact on disk.
@@ -72,5 +90,5 @@ def efficiency_rows(by_method: dict[str, dict | None], artifact_mb: dict[str, fl
             "tokens_per_second": r.get("tokens_per_second"),
             "speed_vs_full": ratio(r.get("tokens_per_second"), full.get("tokens_per_second")),
             "artifact_mb": sizes.get(method), "artifact_vs_full": ratio(sizes.get(method), full_mb),
-            "final_loss": r.get("final_loss")}
+            "final_loss": r.get("final_loss"), "memory_parts": memory_parts(r) if r.get("id") else None}
     return rows
