@@ -14,6 +14,7 @@ from playground import resources
 from playground.common import clear_warning, notice, refresh_targets, target_label, target_problem, \
     targets_picker, usable_hub
 from playground.jobs_panel import job_html
+from playground.notes import metric_notes
 from playground.workspace import owned
 from trainers.mode import public_mode
 from trainers.owners import may_see
@@ -245,6 +246,8 @@ def create_evaluate_tab(base_model=None):
             scores = gr.Plot(label="Scores per category")
             by_kind = gr.Plot(label="By variant kind")
         robustness = gr.Plot(label="Robustness heatmap")
+        with gr.Accordion("What the numbers mean", open=False):
+            gr.Markdown(metric_notes(), elem_id="eval-metric-notes")
         examples = gr.Dataframe(headers=EXAMPLE_HEADERS, label="Every example", interactive=False, wrap=True,
                                 max_height=420, elem_id="eval-examples", column_widths=EXAMPLE_WIDTHS)
         files = gr.File(label="Report files", file_count="multiple", interactive=False)

@@ -46,3 +46,23 @@ DATA_NOTE = (
     "(every problem with its line) → a saved dataset the Train tab can pick. Stage 1 rows are `{prompt, output}`; "
     "Stage 2 rows are `{instruction, input, response}`; preference rows `{prompt, chosen, rejected}` train Stage 4 "
     "DPO, and prompts with a check `{prompt, check}` train Stage 4 GRPO.")
+
+# One line per metric name the tabs show; the numbers come from evalsuite.robustness and evalsuite.scorers.
+METRIC_NOTES = {
+    "mean score": "the average score over every phrasing of every query (1 = all right)",
+    "worst": "the lowest score among a query's phrasings, averaged over queries: what the unluckiest wording gets",
+    "spread": "best minus worst phrasing of a query: 0 when the wording does not matter",
+    "consistency": "the share of phrasing pairs whose answers are identical once normalised (right or wrong)",
+    "flip rate": "the share of rephrasings whose pass/fail differs from the first phrasing's",
+    "paraphrases / training templates / held-out templates": (
+        "the mean score on reworded requests, on the prompt formats training used, and on formats it never saw"),
+    "strict / loose": ("instruction checks (IFEval's rules): strict scores the answer as written; loose also "
+                       "accepts it with its first or last line or markdown asterisks removed"),
+    "prompt / instruction level": ("prompt level: every instruction of a query followed; instruction level: the "
+                                   "share of single instructions followed"),
+}
+
+
+def metric_notes(names: tuple[str, ...] | None = None) -> str:
+    """A Markdown list explaining the metric names shown next to it."""
+    return "\n".join(f"- **{name}**: {text}" for name, text in METRIC_NOTES.items() if names is None or name in names)

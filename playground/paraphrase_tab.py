@@ -12,6 +12,7 @@ from playground.chat_tab import MAX_CHAT_CHARS, generation_settings, prompt_prob
 from playground.common import notice, refresh_targets, target_label, target_problem, \
     targets_picker, usable_hub
 from playground.jobs_panel import job_html
+from playground.notes import metric_notes
 from playground.workspace import owned
 from trainers.owners import may_see
 
@@ -210,6 +211,9 @@ def create_paraphrase_tab(base_model=None):
         plot = gr.Plot(label="Consistency heatmap", elem_id="para-heatmap")
         robustness = gr.Dataframe(headers=ROBUSTNESS_HEADERS, label="Robustness (evalsuite.robustness)",
                                   interactive=False, elem_id="para-robustness")
+        gr.Markdown(metric_notes(("mean score", "worst", "spread", "consistency", "flip rate",
+                                  "paraphrases / training templates / held-out templates")),
+                    elem_id="para-metric-notes")
         grid = gr.Dataframe(headers=["variant", "kind", "prompt"], label="Answers", interactive=False, wrap=True,
                             max_height=500, elem_id="para-grid")
     query.input(pick_query, query, [phrasings, input_text, expected])
