@@ -195,3 +195,12 @@ def test_smoothed_loss_follows_the_trend_not_one_noisy_step():
     figure = metrics_figure([{"step": i + 1, "loss": v, "learning_rate": 1e-3, "tokens_per_second": 10}
                              for i, v in enumerate(noisy)], "t")
     assert [t.name for t in figure.data].count("loss, smoothed") == 1
+
+
+def test_every_metric_the_paraphrase_table_shows_is_explained_beside_it():
+    from playground.notes import METRIC_NOTES, metric_notes
+    from playground.paraphrase_tab import ROBUSTNESS_HEADERS
+
+    explained = " / ".join(METRIC_NOTES)
+    assert [h for h in ROBUSTNESS_HEADERS[1:] if h not in explained] == []
+    assert all(f"**{name}**" in metric_notes() for name in METRIC_NOTES)
