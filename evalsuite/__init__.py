@@ -7,5 +7,7 @@ and reports. See assets/eval/README.md for the suite format and `python -m evals
     sandbox.py     run_code_tests(): a model's function against assert-tests in a kernel-confined subprocess
                    (sandbox_child.py: Landlock, seccomp, uid drop); sandbox_status(), code_refusal()
     robustness.py  spread, worst case, consistency and flip rate across paraphrases and templates
-    report.py      write_report(): report.json, report.csv, report.html; build_figures() for the app
+    report.py      write_report(): report.json, report.csv, summary.csv, report.html; build_figures() for the app
+    stats.py       bootstrap intervals over queries (paired between models) and the fixed verdict rule
+    claims.py      the seed's claims judged with those intervals; claims_html.py renders claims.html
 """

@@ -36,9 +36,11 @@ def cmd_run(args) -> int:
     if record["status"] != "completed":
         print(f"error: evaluation {record['status']}: {record['error']}", file=sys.stderr)
         return 1
+    from evalsuite.report import interval_text
+
     report = json.loads(Path(record["result"]["report"]).read_text())
-    for model, cats in report["summary"].items():
-        print(model + ": " + ", ".join(f"{c} {v:.2f}" for c, v in cats.items()))
+    for model, cats in report["summary"].items():  # each score with its 95% interval and counts
+        print(f"{model}:\n" + "\n".join(f"  {c}: {interval_text(v)}" for c, v in cats.items()))
     print(f"report: {args.out}/report.html ({report['meta']['generated']} generated, "
           f"{report['meta']['cached']} from cache, {report['meta']['seconds']} s)")
     return 0

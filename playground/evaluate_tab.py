@@ -38,8 +38,8 @@ def report_outputs(report: dict, out_dir):
     rows = [[r["model"], r["query_id"], r["category"], r["variant"], r.get("variant_kind", ""),
              f"{float(r['score']):.2f}", "pass" if r["passed"] else "fail", str(r.get("answer", ""))[:200],
              str(r.get("why", ""))[:160]] for r in report["results"]]
-    files = [str(p) for p in (out_dir / "report.html", out_dir / "report.csv", out_dir / "report.json")
-             if p.is_file()]
+    files = [str(p) for p in (out_dir / "report.html", out_dir / "report.csv", out_dir / "summary.csv",
+                              out_dir / "report.json") if p.is_file()]
     return figures["scores"], figures["robustness"], figures["by_kind"], rows, files or None
 
 
@@ -205,12 +205,23 @@ def follow_reproduce(job_id: str | None, shown: str | None, owner: str | None = 
     if record["status"] != "completed" or shown == job_id:
         return job_html(job_id), gr.skip(), phases_table(record), gr.skip(), gr.skip()
     result = json.loads(Path(record["result"]["claims"]).read_text())
-    claims = [[c.get("stage", c.get("group", "")), c.get("claim", ""), c.get("verdict", c.get("holds", "")),
-               str(c.get("evidence", ""))[:300]] for c in result.get("claims", [])]
+    claims = [claim_row(c) for c in result.get("claims", [])]
     message = f"Reproduce done in {result.get('seconds', '?')} s. Runs: {', '.join(result['run_ids'].values())}."
     if not public_mode():
         message += f" Claims: `{result.get('report_path')}`, evaluation: `{result.get('eval_report')}`"
     return job_html(job_id), message, phases_table(record), claims, job_id
+
+
+CLAIM_HEADERS = ["stage", "claim", "verdict", "difference [95% interval]", "n", "evidence", "rule"]
+
+
+def claim_row(c: dict) -> list:
+    """One claims.json entry as a table row: the interval and n beside the verdict they decided."""
+    from evalsuite.claims_html import interval_label
+
+    return [c.get("stage", c.get("group", "")), c.get("claim", ""), c.get("verdict", c.get("holds", "")),
+            interval_label(c),
+            "" if c.get("n") is None else str(c["n"]), str(c.get("evidence", ""))[:400], str(c.get("rule", ""))]
 
 
 def create_evaluate_tab(base_model=None):
@@ -243,7 +254,7 @@ def create_evaluate_tab(base_model=None):
             repro_job = gr.Textbox(label="Reproduce job", interactive=False, max_lines=1, elem_id="repro-job")
         eval_progress = gr.HTML(elem_id="eval-progress")
         with gr.Row():
-            scores = gr.Plot(label="Scores per category")
+            scores = gr.Plot(label="Scores per category (95% intervals over queries)")
             by_kind = gr.Plot(label="By variant kind")
         robustness = gr.Plot(label="Robustness heatmap")
         with gr.Accordion("What the numbers mean", open=False):
@@ -254,8 +265,9 @@ def create_evaluate_tab(base_model=None):
         repro_progress = gr.HTML(elem_id="repro-progress")
         phases = gr.Dataframe(headers=["phase", "status", "run / report", "error"], label="Reproduce phases",
                               interactive=False, wrap=True, elem_id="repro-phases")
-        claims = gr.Dataframe(headers=["stage", "claim", "verdict", "evidence"], label="Seed claims", wrap=True,
-                              interactive=False, elem_id="eval-claims")
+        claims = gr.Dataframe(headers=CLAIM_HEADERS, label="Seed claims (verdicts from paired 95% intervals; the rule "
+                              "of each is in its last column)", wrap=True, interactive=False, elem_id="eval-claims",
+                              column_widths=["8%", "14%", "8%", "12%", "5%", "31%", "22%"])
         eval_shown, repro_shown = gr.State(None), gr.State(None)
         timer = gr.Timer(2.0)
     extra = [base_model] if base_model is not None else []

@@ -17,8 +17,8 @@ from playground.workspace import owned
 from trainers.owners import may_see
 
 MAX_PHRASINGS = 24
-ROBUSTNESS_HEADERS = ["model", "mean score", "worst", "spread", "consistency", "flip rate", "paraphrases",
-                      "training templates", "held-out templates"]
+ROBUSTNESS_HEADERS = ["model", "mean score", "95% interval (phrasings)", "worst", "spread", "consistency",
+                      "flip rate", "paraphrases", "training templates", "held-out templates"]
 
 
 def suite_queries() -> dict:
@@ -59,22 +59,49 @@ def typed_variants(phrasings: str, input_text: str, with_templates: bool) -> lis
     return build_variants(lines, input_text or "", templates=with_templates)
 
 
+def phrasing_interval(scores: list[tuple]) -> dict:
+    """A model's mean score on this one task with its 95% interval resampling the phrasings (each phrasing its
+    own cluster: there is one query here, so the interval says how much the score depends on which phrasings were
+    typed, not how the model does on other tasks)."""
+    from evalsuite.stats import mean_interval
+
+    return mean_interval({str(i): [float(score)] for i, (score, _) in enumerate(scores)})
+
+
 def heatmap(variants: list[dict], answers: dict, scores: dict, meaning: str):
+    """Left: stage x phrasing cells; right: each stage's mean over the phrasings with its 95% interval."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     labels = [v["variant"] for v in variants]
     targets = list(answers)
+    names = [target_label(t) for t in targets]
     first = [[(a.strip().splitlines() or ["(no text)"])[0] for a in answers[t]] for t in targets]
     short = [[line if len(line) <= 12 else line[:11] + "…" for line in row] for row in first]
-    fig = go.Figure(go.Heatmap(z=[[s for s, _ in scores[t]] for t in targets], x=labels,
-                               y=[target_label(t) for t in targets], zmin=0, zmax=1,
-                               colorscale="RdYlGn", text=short, texttemplate="%{text}", textfont={"size": 9},
-                               customdata=[[line[:80] for line in row] for row in first],
-                               hovertemplate="%{y} / %{x}<br>%{customdata}<br>score %{z:.2f}<extra></extra>"))
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.8, 0.2], horizontal_spacing=0.03,
+                        subplot_titles=("", f"mean, 95% interval over {len(variants)} phrasings"))
+    fig.add_trace(go.Heatmap(z=[[s for s, _ in scores[t]] for t in targets], x=labels, y=names, zmin=0, zmax=1,
+                             colorscale="RdYlGn", text=short, texttemplate="%{text}", textfont={"size": 9},
+                             customdata=[[line[:80] for line in row] for row in first], showscale=False,
+                             hovertemplate="%{y} / %{x}<br>%{customdata}<br>score %{z:.2f}<extra></extra>"), 1, 1)
+    cells = [phrasing_interval(scores[t]) for t in targets]
+    fig.add_trace(go.Bar(x=[c["score"] for c in cells], y=names, orientation="h", marker_color="#4c78a8",
+                         error_x={"type": "data", "visible": True,
+                                  "array": [(c["ci_high"] or c["score"]) - c["score"] for c in cells],
+                                  "arrayminus": [c["score"] - (c["ci_low"] or c["score"]) for c in cells]},
+                         hovertext=[interval_label(c) for c in cells], showlegend=False,
+                         hovertemplate="%{y}<br>%{hovertext}<extra></extra>"), 1, 2)
+    fig.update_annotations(font_size=12)  # the bar panel's subplot title
     fig.update_layout(title=f"Consistency: cell = {meaning}", height=220 + 45 * len(targets),
-                      xaxis={"tickangle": -40}, yaxis={"automargin": True},
+                      xaxis={"tickangle": -40}, xaxis2={"range": [0, 1.05]}, yaxis={"automargin": True},
                       margin={"l": 40, "r": 20, "t": 60, "b": 90})
     return fig
+
+
+def interval_label(cell: dict) -> str:
+    if cell["ci_low"] is None:  # the tab asks for two phrasings at least; a job's view could still hold one
+        return f"{cell['score']:.2f}, too few phrasings (n={cell['n']}), no interval"
+    return f"{cell['score']:.2f} [{cell['ci_low']:.2f}, {cell['ci_high']:.2f}], n={cell['n']} phrasings"
 
 
 def robustness_rows(variants: list[dict], answers: dict, scores: dict, query_id: str) -> list[list]:
@@ -83,10 +110,12 @@ def robustness_rows(variants: list[dict], answers: dict, scores: dict, query_id:
 
     table = []
     for model, metrics in grid_robustness(variants, answers, scores, query_id).items():
-        overall = metrics["overall"]
+        overall, cell = metrics["overall"], phrasing_interval(scores[model])
         kinds = [metrics.get(k, {}).get("mean") for k in ("paraphrase", "seen_template", "heldout_template")]
-        table.append([target_label(model)] + [_num(overall.get(m)) for m in ("mean", "worst", "spread", "consistency",
-                                                                "flip_rate")] + [_num(k) for k in kinds])
+        table.append([target_label(model), _num(overall.get("mean")),
+                      f"[{_num(cell['ci_low'])}, {_num(cell['ci_high'])}] n={cell['n']}"]
+                     + [_num(overall.get(m)) for m in ("worst", "spread", "consistency", "flip_rate")]
+                     + [_num(k) for k in kinds])
     return table
 
 

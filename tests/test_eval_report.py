@@ -58,9 +58,25 @@ def test_single_variant_has_no_pairs_and_no_flips():
     assert (m["spread"], m["std"], m["consistency"], m["flip_rate"]) == (0.0, 0.0, None, None)
 
 
+def cell(score, n, generations, ci=(None, None)) -> dict:
+    return {"score": pytest.approx(score), "ci_low": ci[0], "ci_high": ci[1], "n": n, "generations": generations}
+
+
 def test_summarize_per_model_and_category():
     rows = CAPITAL + SEVEN + [row("stage1", "q1", "p0", "paraphrase", 1.0, "Paris")]
-    assert summarize(rows) == {"base": {"factual": pytest.approx(0.6), "reasoning": 1.0}, "stage1": {"factual": 1.0}}
+    # one query per category: the mean of its variants, n=1 and no interval (its variants are not queries)
+    assert summarize(rows) == {"base": {"factual": cell(0.6, 1, 5), "reasoning": cell(1.0, 1, 2)},
+                               "stage1": {"factual": cell(1.0, 1, 1)}}
+
+
+def test_summary_intervals_resample_queries():
+    rows = [row("m", f"q{i}", f"p{j}", "paraphrase", float(j <= i % 3), "x") for i in range(10)
+            for j in range(3)]
+    s = summarize(rows)["m"]["factual"]
+    # query i passes (i % 3) + 1 of its 3 variants: 19 of 30 in all, and queries differ, so the interval has width
+    assert (s["n"], s["generations"]) == (10, 30) and s["score"] == pytest.approx(19 / 30)
+    assert 0 <= s["ci_low"] < s["score"] < s["ci_high"] <= 1
+    assert summarize(rows) == summarize(list(reversed(rows)))  # deterministic, whatever the row order
 
 
 def test_write_report_files(tmp_path):
@@ -73,8 +89,10 @@ def test_write_report_files(tmp_path):
 
     report = json.loads(paths["json"].read_text())
     assert set(report) == {"summary", "robustness", "results", "meta"}
-    assert report["summary"]["base"] == {"factual": pytest.approx(0.6), "reasoning": 1.0}
-    assert report["summary"]["stage2-run"] == {"factual": 1.0, "reasoning": 0.0}
+    assert report["summary"]["base"] == {"factual": cell(0.6, 1, 5), "reasoning": cell(1.0, 1, 2)}
+    assert report["summary"]["stage2-run"] == {"factual": cell(1.0, 1, 1), "reasoning": cell(0.0, 1, 1)}
+    assert all({"score", "ci_low", "ci_high", "n", "generations"} <= set(c)
+               for cats in report["summary"].values() for c in cats.values())
     assert set(report["robustness"]) == {"base", "stage2-run"}
     assert len(report["results"]) == len(rows) and report["meta"] == {"suite_version": "1.0"}
 
@@ -83,7 +101,13 @@ def test_write_report_files(tmp_path):
     assert len(csv_rows) == len(rows) and csv_rows[0]["query_id"] == "q1"
     assert json.loads(csv_rows[0]["extra"]) == {"strict": True}
 
+    with open(paths["summary_csv"], newline="") as f:
+        summary_rows = list(csv.DictReader(f))
+    assert summary_rows[0] == {"model": "base", "category": "factual", "score": "0.6", "ci_low": "", "ci_high": "",
+                               "n": "1", "generations": "5"}
+
     page = paths["html"].read_text()
+    assert "too few queries (n=1)" in page
     assert page.count("Plotly.newPlot") == 3 and page.count("window.PlotlyConfig") == 1  # plotly.js inlined once
     assert 'id="fig-scores"' in page and 'id="fig-robustness"' in page
     assert "prompt for q2 p1" in page and page.count("<tr class='pass'>") == 6
@@ -100,8 +124,36 @@ def test_build_figures_from_report_dict(tmp_path):
     paths = write_report(CAPITAL, tmp_path)
     figs = build_figures(json.loads(paths["json"].read_text()))
     assert set(figs) == {"scores", "robustness", "by_kind"}
-    assert list(figs["scores"].data[0].y) == [pytest.approx(0.6)]
+    bar = figs["scores"].data[0]
+    assert list(bar.y) == [None]  # one query: no bar to misread, the words instead
+    assert [a.text for a in figs["scores"].layout.annotations] == ["too few queries (n=1)"]
+    assert "0.60 from too few queries (n=1), no interval" in bar.hovertext[0]
     assert list(figs["robustness"].data[0].x) == ["q1"]
+
+
+def test_a_report_from_before_intervals_still_draws(tmp_path):
+    """The Evaluate tab re-attaches to the newest evaluation job, which may have written bare means."""
+    report = json.loads(write_report(CAPITAL + SEVEN, tmp_path)["json"].read_text())
+    report["summary"] = {"base": {"factual": 0.6, "reasoning": 1.0}}
+    assert list(build_figures(report)["scores"].data[0].hovertext)[0].startswith("0.60 from too few queries")
+
+
+def test_score_bars_carry_their_intervals_and_counts(tmp_path):
+    rows = [row("m", f"q{i}", f"p{j}", "paraphrase", float(j <= i % 3), "x") for i in range(10)
+            for j in range(3)] + [row("m", "r1", "p0", "paraphrase", 1.0, "7", category="reasoning")]
+    report = json.loads(write_report(rows, tmp_path)["json"].read_text())
+    s = report["summary"]["m"]["factual"]
+    bar = build_figures(report)["scores"].data[0]
+    assert list(bar.x) == ["factual", "reasoning"] and bar.y[0] == pytest.approx(s["score"])
+    assert bar.error_y.array[0] == pytest.approx(s["ci_high"] - s["score"]) and bar.error_y.array[0] > 0
+    assert bar.error_y.arrayminus[0] == pytest.approx(s["score"] - s["ci_low"])
+    assert list(bar.text) == ["n=10", ""] and bar.y[1] is None
+    note = build_figures(report)["scores"].layout.annotations
+    assert [(a.x, a.text) for a in note] == [("reasoning", "too few queries (n=1)")]
+    assert bar.hovertext[0] == (f"{s['score']:.2f} [{s['ci_low']:.2f}, {s['ci_high']:.2f}], n=10 queries, "
+                                "30 generations")
+    kinds = build_figures(report)["by_kind"].data[0]
+    assert kinds.error_y.array[0] > 0 and kinds.text[0] == "n=11"  # paraphrases: per-query means of 11 queries
 
 
 def test_check_summary():

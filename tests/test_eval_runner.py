@@ -21,7 +21,10 @@ def test_run_eval_writes_reports_caches_answers_and_scores_adapters_apart(tiny_c
     assert {p.name for p in out.iterdir()} >= {"report.json", "report.csv", "report.html"}
     assert set(report["summary"]) == {"base", record["id"]}
     assert set(report["summary"]["base"]) == set(CATEGORIES)
-    assert all(0 <= v <= 1 for cats in report["summary"].values() for v in cats.values())
+    assert all(0 <= v["score"] <= 1 and v["n"] >= 1 and v["generations"] >= v["n"]
+               for cats in report["summary"].values() for v in cats.values())
+    cell = report["summary"]["base"]["factual"]  # limit 6 spreads one query per category: no interval from one
+    assert (cell["n"], cell["ci_low"], cell["ci_high"]) == (1, None, None)
     assert {"paraphrase", "seen_template", "heldout_template"} <= set(report["robustness"]["base"])
     kinds = {r["variant_kind"] for r in report["results"]}
     assert kinds == {"paraphrase", "seen_template", "heldout_template"}

@@ -111,7 +111,22 @@ def test_paraphrase_tab_formats_the_evaluation_variants_and_metrics():
     assert [v["variant"] for v in typed_variants("a\nb", "", True)][2:] == [
         "tpl:alpaca", "tpl:qa", "tpl:prompt_reply", "tpl:inst_tags", "tpl:request"]
     table = robustness_rows(variants, {"m": ["Paris", "Lyon"]}, {"m": [(1.0, True), (0.0, False)]}, "custom")
-    assert table == [["m", "0.50", "0.00", "1.00", "0.00", "1.00", "0.50", "-", "-"]]
+    # the mean over the two phrasings, with its interval resampling the phrasings (n=2: anywhere from 0 to 1)
+    assert table == [["m", "0.50", "[0.00, 1.00] n=2", "0.00", "1.00", "0.00", "1.00", "0.50", "-", "-"]]
+
+
+def test_paraphrase_heatmap_shows_each_models_mean_with_its_interval():
+    from playground.paraphrase_tab import heatmap, typed_variants
+
+    variants = typed_variants("a\nb\nc\nd", "", False)
+    answers = {"m": ["x", "x", "y", "x"], "k": ["x"] * 4}
+    scores = {"m": [(1.0, True), (1.0, True), (0.0, False), (1.0, True)], "k": [(1.0, True)] * 4}
+    fig = heatmap(variants, answers, scores, "matches")
+    heat, bars = fig.data
+    assert heat.type == "heatmap" and bars.type == "bar" and bars.orientation == "h"
+    assert list(bars.x) == [0.75, 1.0] and list(bars.y) == ["m", "k"]
+    assert bars.error_x.arrayminus[0] > 0 and bars.error_x.array[1] == 0  # k: every phrasing right, no spread
+    assert bars.hovertext[0].endswith("n=4 phrasings") and "over 4 phrasings" in fig.layout.annotations[0].text
 
 
 def test_estimate_and_export_match_a_real_lora_run(tiny_config, train_now):
