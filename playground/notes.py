@@ -50,6 +50,11 @@ DATA_NOTE = (
 # One line per metric name the tabs show; the numbers come from evalsuite.robustness and evalsuite.scorers.
 METRIC_NOTES = {
     "mean score": "the average score over every phrasing of every query (1 = all right)",
+    "95% interval (phrasings)": ("where the mean score would likely land with other phrasings of this one task "
+                                 "(bootstrap over the phrasings shown)"),
+    "95% interval": ("where a score or a difference would likely land on another draw of as many queries "
+                     "(bootstrap over queries, a query's phrasings resampled together; differences paired over the "
+                     "same queries)"),
     "worst": "the lowest score among a query's phrasings, averaged over queries: what the unluckiest wording gets",
     "spread": "best minus worst phrasing of a query: 0 when the wording does not matter",
     "consistency": "the share of phrasing pairs whose answers are identical once normalised (right or wrong)",

@@ -240,8 +240,8 @@ def create_paraphrase_tab(base_model=None):
         plot = gr.Plot(label="Consistency heatmap", elem_id="para-heatmap")
         robustness = gr.Dataframe(headers=ROBUSTNESS_HEADERS, label="Robustness (evalsuite.robustness)",
                                   interactive=False, elem_id="para-robustness")
-        gr.Markdown(metric_notes(("mean score", "worst", "spread", "consistency", "flip rate",
-                                  "paraphrases / training templates / held-out templates")),
+        gr.Markdown(metric_notes(("mean score", "95% interval (phrasings)", "worst", "spread", "consistency",
+                                  "flip rate", "paraphrases / training templates / held-out templates")),
                     elem_id="para-metric-notes")
         grid = gr.Dataframe(headers=["variant", "kind", "prompt"], label="Answers", interactive=False, wrap=True,
                             max_height=500, elem_id="para-grid")
