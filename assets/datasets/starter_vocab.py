@@ -440,12 +440,16 @@ CONSTRAINT_RULES = [
      "Here is the function you asked for:\n{answer}\nIt does exactly what the task says.", ("code",)),
 ]
 # GRPO prompts that ask for a form as well as a fact; each becomes a `constraints` check (evalsuite/ifeval.py).
-# (template, constraints, family the item comes from); `{answer}` in a constraint is the item's answer.
+# (template, constraints, family the item comes from); `{answer}` in a constraint is the item's answer. The case
+# checks use rule "any_language": the prompts ask for a case, not for English, and a one-word answer such as
+# "tehran" is no text for language detection (IFEval's own case rule also wants langdetect to say English).
 GRPO_CONSTRAINT_PROMPTS = [
     ("What is the capital of {country}? Reply in lowercase letters only.",
-     [{"kind": "lowercase"}, {"kind": "include_keywords", "keywords": ["{answer}"]}], "capitals"),
+     [{"kind": "lowercase", "rule": "any_language"}, {"kind": "include_keywords", "keywords": ["{answer}"]}],
+     "capitals"),
     ("Give the antonym of {word} in capital letters.",
-     [{"kind": "uppercase"}, {"kind": "include_keywords", "keywords": ["{answer}"]}], "antonyms"),
+     [{"kind": "uppercase", "rule": "any_language"}, {"kind": "include_keywords", "keywords": ["{answer}"]}],
+     "antonyms"),
     ("In at most five words, name the capital of {country}.",
      [{"kind": "max_words", "n": 5}, {"kind": "include_keywords", "keywords": ["{answer}"]}], "capitals"),
     ("Give the opposite of {word} in one word, without using any commas.",

@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-SUITE_VERSION = "1.0"
+SUITE_VERSION = "1.1"
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT_PATH = "assets/datasets/heldout_items.json"
 OUT = ROOT / "assets" / "eval" / "suite.jsonl"
@@ -192,7 +192,8 @@ def instruction_queries():
         "In all lowercase letters, write a sentence about the sea.",
         "Describe the sea in one sentence with no capital letters at all.",
         "Write a single sentence about the sea; do not use any uppercase letters.",
-    ], constraints({"kind": "lowercase"}, {"kind": "include_keywords", "keywords": ["sea"]}), FOLLOW)
+    ], constraints({"kind": "lowercase", "rule": "any_language"}, {"kind": "include_keywords", "keywords": ["sea"]}),
+        FOLLOW)
     add("if-json-person", "instruction_following", [
         'Reply with only a JSON object with the keys "name" and "age" for a person named Ana who is 30 years old.',
         'Output a JSON object describing Ana, age 30, using the keys "name" and "age". No other text.',
@@ -204,7 +205,9 @@ def instruction_queries():
         "Greet me in fewer than 11 words, using only uppercase letters.",
         "Say hello in all capital letters, using no more than ten words.",
         "Using only capital letters, write a greeting of 10 words or fewer.",
-    ], constraints({"kind": "uppercase"}, {"kind": "max_words", "n": 10}), FOLLOW)
+    ], constraints({"kind": "uppercase", "rule": "any_language"}, {"kind": "max_words", "n": 10}), FOLLOW,
+        notes="The prompts ask for a case, not for English (IFEval's own case rule also wants langdetect to say "
+              "English, which a ten-word greeting in capitals often fails).")
     add("if-start-yes", "instruction_following", [
         "Start your answer with the word 'Yes' and explain in at most two sentences why exercise is good for you.",
         "Is exercise good for you? Begin your reply with 'Yes' and use no more than two sentences.",
@@ -277,7 +280,9 @@ def creative_queries():
         "Compose a two-stanza poem about the sun; put one blank line between the stanzas.",
         "Write a poem on the sun in two parts, separating the parts with an empty line.",
         "Give me a poem about the sun: two stanzas, a blank line between them.",
-    ], constraints({"kind": "paragraph_count", "n": 2}, {"kind": "include_keywords", "keywords": ["sun"]}), CREATIVE)
+    ], constraints({"kind": "paragraph_count", "n": 2, "rule": "blank_lines"},
+                   {"kind": "include_keywords", "keywords": ["sun"]}), CREATIVE,
+        notes="Stanzas separated by a blank line, as the prompts ask (IFEval separates paragraphs with ***).")
     add("cr-bakery-motto", "creative", [
         "Write a motto for a bakery in at most 12 words, wrapped in double quotation marks.",
         "Invent a bakery slogan of 12 words or fewer and put the whole thing in double quotes.",
