@@ -171,7 +171,13 @@ class JobQueue:
             pricing.start()
             self._enqueue(record["id"])
         pricing.join(price_within_s)
-        return jobs.read_job(record["id"])
+        # the record as submitted (still "queued" even when the supervisor has started it since), with the estimate
+        # when it has landed
+        priced = jobs.read_job(record["id"])
+        record.update(estimated_s=priced["estimated_s"], estimate=priced["estimate"])
+        for phase, now in zip(record["phases"], priced["phases"], strict=True):
+            phase.update(estimated_s=now["estimated_s"], timing_key=now["timing_key"])
+        return record
 
     def _price(self, job_id: str, phases: list[dict]) -> None:
         from trainers.timing import safe_estimate
