@@ -188,6 +188,7 @@ class JobQueue:
                 jobs.set_estimate(job_id, estimate)
             except (OSError, ValueError):  # deleted meanwhile
                 pass
+            self._pricing.pop(job_id, None)  # priced: nothing left to wait for (a job cancelled unstarted included)
 
     def resume(self, job_id: str) -> dict:
         """Queue an ended job again; its completed phases are kept, a cut-off training continues from its
