@@ -81,6 +81,7 @@ def test_a_grpo_run_from_the_tab_shows_its_rewards_and_sampled_completions():
                            **GRPO_FORM)
     message, run_id, job_id = start_training(*args)
     assert run_id and job_id, message
+    assert message.startswith("✓ Run Stage 4 GRPO · LoRA · ")  # a readable label, as for every stage
     record = QUEUE.wait(job_id, timeout_s=300)
     assert record["status"] == "completed", record["error"]
     _, _, progress, figure, log, samples = poll(run_id, None)

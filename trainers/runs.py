@@ -183,7 +183,8 @@ def delete_run(run_id: str) -> None:
     shutil.rmtree(run_path(run_id))
 
 
-STAGE_NAMES = {"stage1": "Stage 1", "stage2": "Stage 2", "stage3": "Stage 3"}
+STAGE_NAMES = {"stage1": "Stage 1", "stage2": "Stage 2", "stage3": "Stage 3", "stage4_dpo": "Stage 4 DPO",
+               "stage4_grpo": "Stage 4 GRPO"}
 METHOD_NAMES = {"full": "full", "lora": "LoRA", "qlora": "QLoRA"}
 ID_STAMP = "%Y%m%d-%H%M%S"  # new_run_id's prefix, in local time
 
