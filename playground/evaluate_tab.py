@@ -13,7 +13,7 @@ import gradio as gr
 from playground import resources
 from playground.common import clear_warning, notice, refresh_targets, target_label, target_problem, \
     targets_picker, usable_hub
-from playground.jobs_panel import job_html
+from playground.jobs_panel import job_html, visible_job
 from playground.notes import metric_notes
 from playground.workspace import owned
 from trainers.mode import public_mode
@@ -92,16 +92,9 @@ def run_eval_ui(models: list[str], limit, include_code: bool, base_model: str | 
 
 def follow_eval(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: the job's progress, and the report once, when the job has completed."""
-    from trainers import jobs
-
     skip = (gr.skip(),) * 7
-    if not job_id:
-        return "", *skip
-    try:
-        record = jobs.read_job(job_id)
-    except (OSError, ValueError):
-        return "", *skip
-    if not may_see(record, owner):  # another workspace's job id: not even its progress
+    record = visible_job(job_id, owner)
+    if record is None:
         return "", *skip
     progress = job_html(job_id)
     if record["status"] != "completed" or shown == job_id:
@@ -192,15 +185,8 @@ def phases_table(record: dict) -> list[list]:
 
 def follow_reproduce(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: the reproduce job's phases, and the claims once the job has completed."""
-    from trainers import jobs
-
-    if not job_id:
-        return "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    try:
-        record = jobs.read_job(job_id)
-    except (OSError, ValueError):
-        return job_html(job_id), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    if not may_see(record, owner):
+    record = visible_job(job_id, owner)
+    if record is None:
         return "", gr.skip(), gr.skip(), gr.skip(), gr.skip()
     if record["status"] != "completed" or shown == job_id:
         return job_html(job_id), gr.skip(), phases_table(record), gr.skip(), gr.skip()

@@ -64,6 +64,16 @@ def position_text(record: dict, waiting: list[str]) -> str:
     return f"{ahead} ahead of you" if public_mode() else f"{position} in line"
 
 
+def visible_job(job_id: str | None, owner: str | None) -> dict | None:
+    """The job's record for a tab following it, None when there is no such job or it is another workspace's (whose
+    id shows nothing at all, not even progress)."""
+    try:
+        record = jobs.read_job(job_id) if job_id else None
+    except (OSError, ValueError):
+        return None
+    return record if record is not None and may_see(record, owner) else None
+
+
 def job_html(job_id: str | None) -> str:
     """A progress bar with the job's status, phase, progress, ETA and queue position, for the tab that started it."""
     if not job_id:

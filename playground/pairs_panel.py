@@ -13,7 +13,7 @@ import gradio as gr
 
 from playground import resources
 from playground.common import BASE_TARGET, clear_warning, dataset_choices, escape, notice, run_choices, target_label
-from playground.jobs_panel import job_html
+from playground.jobs_panel import job_html, visible_job
 from playground.workspace import owned
 from trainers.mode import public_mode
 from trainers.names import NameRefused, dataset_reference, scrub, starters
@@ -101,16 +101,9 @@ def _cell(text, limit: int = 200) -> str:
 def follow_pairs(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: (progress, message, stats, preview, shown). The result once, when the job has ended; nothing at
     all of a job this workspace may not see."""
-    from trainers import jobs
-
     skip = (gr.skip(),) * 4
-    if not job_id:
-        return "", *skip
-    try:
-        record = jobs.read_job(job_id)
-    except (OSError, ValueError):
-        return "", *skip
-    if not may_see(record, owner):
+    record = visible_job(job_id, owner)
+    if record is None:
         return "", *skip
     progress = job_html(job_id)
     if shown == job_id or record["status"] not in ("completed", "failed"):

@@ -11,10 +11,9 @@ import gradio as gr
 from playground.chat_tab import MAX_CHAT_CHARS, generation_settings, prompt_problem
 from playground.common import notice, refresh_targets, target_label, target_problem, \
     targets_picker, usable_hub
-from playground.jobs_panel import job_html
+from playground.jobs_panel import job_html, visible_job
 from playground.notes import metric_notes
 from playground.workspace import owned
-from trainers.owners import may_see
 
 MAX_PHRASINGS = 24
 ROBUSTNESS_HEADERS = ["model", "mean score", "95% interval (phrasings)", "worst", "spread", "consistency",
@@ -196,15 +195,8 @@ def grid_outputs(view: dict, answers: dict[str, list[str]]):
 
 def follow_grid(job_id: str | None, shown: str | None, owner: str | None = None):
     """Timer tick: the answers job's progress, and the grid once, when it has completed."""
-    from trainers import jobs
-
-    if not job_id:
-        return "", *(gr.skip(),) * 5
-    try:
-        record = jobs.read_job(job_id)
-    except (OSError, ValueError):
-        return "", *(gr.skip(),) * 5
-    if not may_see(record, owner):  # another workspace's job id: not even its progress
+    record = visible_job(job_id, owner)
+    if record is None:
         return "", *(gr.skip(),) * 5
     progress = job_html(job_id)
     if record["status"] != "completed" or shown == job_id:
