@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from evalsuite.reproduce import DEFAULT_LIMIT
+
 
 def cmd_run(args) -> int:
     """The evaluation as a job run in this process: the same phase a worker runs for the app."""
@@ -125,7 +127,8 @@ def main(argv=None) -> int:
     rep.add_argument("--out", default="outputs/reproduce")
     rep.add_argument("--steps", type=int, default=0, help="override the preset's steps (0 = the reproduce preset)")
     rep.add_argument("--base-model", default="embedded")
-    rep.add_argument("--limit", type=int, default=36, help="about N suite queries, spread over categories (0 = all)")
+    rep.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+                     help=f"about N suite queries, spread over categories (0 = all; default {DEFAULT_LIMIT})")
     rep.add_argument("--max-new-tokens", type=int, default=40)
     rep.add_argument("--resume", metavar="JOB_ID", help="continue an interrupted reproduce job")
     rep.set_defaults(func=cmd_reproduce)

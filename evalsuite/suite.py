@@ -198,15 +198,25 @@ def load_suite(path: str | Path = SUITE_PATH) -> list[Query]:
 
 
 def select_queries(queries: list[Query], limit: int | None = None) -> list[Query]:
-    """The first `limit // categories` queries of every category (at least one each), in category order of first
-    appearance: a short run still covers every category. No limit (or 0): all of them."""
+    """About `limit` queries, as evenly over the categories as they allow, each category's first ones, in category
+    order of first appearance: a short run still covers every category (at least one query each). A category with
+    fewer queries than its share gives all it has, and what it leaves goes to the others in equal shares (a
+    remainder smaller than the open categories is not spent). No limit (or 0): all of them."""
     if not limit:
         return list(queries)
     by_category: dict[str, list[Query]] = {}
     for q in queries:
         by_category.setdefault(q.category, []).append(q)
-    per = max(1, limit // len(by_category))
-    return [q for qs in by_category.values() for q in qs[:per]]
+    take = dict.fromkeys(by_category, 0)
+    left, open_ = max(limit, len(by_category)), list(by_category)
+    while open_ and (share := left // len(open_)):
+        for category in list(open_):
+            got = min(share, len(by_category[category]) - take[category])
+            take[category] += got
+            left -= got
+            if take[category] == len(by_category[category]):
+                open_.remove(category)
+    return [q for category, qs in by_category.items() for q in qs[:take[category]]]
 
 
 def suite_version(queries: list[Query]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from evalsuite.reproduce import DEFAULT_LIMIT
 from playground import resources
 from playground.common import clear_warning, notice, refresh_targets, target_label, target_problem, \
     targets_picker, usable_hub
@@ -108,9 +109,18 @@ def follow_eval(job_id: str | None, shown: str | None, owner: str | None = None)
     return progress, message, *report_outputs(report, out_dir), job_id
 
 
+def default_queries() -> int:
+    """The evaluation's and reproduce's default query count, within the hosted app's cap (where its intervals are
+    wider, as the report's n and detectable effect say)."""
+    from trainers import caps
+
+    cap = caps.limit("eval_queries")
+    return DEFAULT_LIMIT if cap is None else min(DEFAULT_LIMIT, int(cap))
+
+
 def reproduce_ui(steps, limit, base_model: str | None = None, owner: str = "local"):
     """Queue "reproduce the seed" (train every stage, evaluate, judge) as one job: (message, job id)."""
-    from evalsuite.reproduce import DEFAULT_LIMIT, describe_phases, submit_reproduce
+    from evalsuite.reproduce import describe_phases, submit_reproduce
     from trainers.job_queue import JobBusy
     from trainers.names import check_model_name
 
@@ -120,7 +130,7 @@ def reproduce_ui(steps, limit, base_model: str | None = None, owner: str = "loca
         return notice(problem), gr.skip()
     try:
         base = check_model_name(str(base_model or resources.default_base()).strip())
-        job = submit_reproduce(_out_dir("reproduce"), base_model=base, steps=steps, limit=limit or DEFAULT_LIMIT,
+        job = submit_reproduce(_out_dir("reproduce"), base_model=base, steps=steps, limit=limit or default_queries(),
                                owner=owner)
     except (JobBusy, ValueError, OSError) as err:
         return notice(f"Not started: {err}"), gr.skip()
@@ -149,11 +159,11 @@ def eval_estimate(models: list[str], limit, include_code: bool = False, base_mod
 
 def reproduce_estimate(steps, limit, base_model: str | None = None) -> str:
     """What Reproduce will cost before it is pressed: its phases priced by this machine's calibration."""
-    from evalsuite.reproduce import DEFAULT_LIMIT, reproduce_phases
+    from evalsuite.reproduce import reproduce_phases
     from trainers.timing import describe, fmt_seconds, safe_estimate
 
     steps = max(int(steps or 0), 0)
-    limit = int(limit) if limit is not None and int(limit) > 0 else DEFAULT_LIMIT
+    limit = int(limit) if limit is not None and int(limit) > 0 else default_queries()
     try:
         phases = reproduce_phases(home() / "reproduce" / "estimate", (base_model or resources.default_base()).strip(),
                                   steps, limit)
@@ -218,16 +228,17 @@ def create_evaluate_tab(base_model=None):
         with gr.Row():
             models = targets_picker("eval-models", scale=3)
             with gr.Column(scale=1):
-                limit = gr.Number(6, label="Queries (0 = the whole suite)", precision=0, minimum=0,
-                                  elem_id="eval-limit", info="a few per category keeps a CPU run short")
+                limit = gr.Number(default_queries(), label="Queries (0 = the whole suite)", precision=0, minimum=0,
+                                  elem_id="eval-limit", info=f"{DEFAULT_LIMIT} (25 per large category) give intervals "
+                                  "narrow enough to decide; a few per category is quicker, with wide intervals")
                 include_code = gr.Checkbox(False, label="Run code answers in the sandbox", elem_id="eval-code",
                                            **code_option())
         with gr.Accordion("Reproduce settings", open=False):
             with gr.Row():
                 repro_steps = gr.Number(0, label=f"Training steps per stage (0 = the presets: {preset_steps()})",
                                         precision=0, minimum=0, elem_id="repro-steps")
-                repro_limit = gr.Number(0, label="Suite queries (0 = the reproduce default, 36)", precision=0,
-                                        minimum=0, elem_id="repro-limit")
+                repro_limit = gr.Number(0, label=f"Suite queries (0 = the reproduce default, {default_queries()})",
+                                        precision=0, minimum=0, elem_id="repro-limit")
         with gr.Row():
             run_btn = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
             reproduce_btn = gr.Button("Reproduce the seed (trains every stage: long on CPU)", elem_id="eval-repro")

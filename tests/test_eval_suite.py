@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalsuite.scorers import score_answer
-from evalsuite.suite import CATEGORIES, SUITE_PATH, load_suite, read_rows, validate_suite
+from evalsuite.suite import CATEGORIES, SUITE_PATH, Query, load_suite, read_rows, select_queries, validate_suite
 
 HELDOUT = Path(__file__).resolve().parent.parent / "assets" / "datasets" / "heldout_items.json"
 
@@ -53,6 +53,52 @@ def test_heldout_queries_match_heldout_items_json():
         assert q.canonical in items, f"{q.id}: canonical phrasing is not a held-out item's prompt"
         _, passed, why = score_answer(q, items[q.canonical]["answer"])
         assert passed, f"{q.id}: reference answer fails: {why}"
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict | list):
+        for v in value.values() if isinstance(value, dict) else value:
+            yield from _strings(v)
+
+
+def test_no_training_file_contains_a_heldout_item():
+    # Every starter file a stage trains on (SFT, preference pairs, GRPO prompts): a held-out item's prompt or the
+    # text it works on (the country, the phrase, the review, the record) in any field would leak it.
+    if not HELDOUT.exists():
+        pytest.skip("assets/datasets/heldout_items.json not generated yet")
+    items = [item for family in json.loads(HELDOUT.read_text()).values() for item in family]
+    training = sorted(HELDOUT.parent.glob("*.jsonl"))
+    assert {"stage1_sft.jsonl", "stage2_instruction.jsonl", "preference.jsonl"} <= {f.name for f in training}
+    for path in training:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            text = "\n".join(_strings(json.loads(line))).lower()
+            for item in items:
+                for key in ("prompt", "input"):
+                    assert item[key].lower() not in text, f"{path.name} line {number} holds held-out {item[key]!r}"
+    asked = {q.canonical for q in load_suite() if q.source and "heldout_items" in q.source}
+    families = json.loads(HELDOUT.read_text())
+    assert asked == {item["prompt"] for name, family in families.items() if name != "antonyms" for item in family}
+
+
+def _queries(counts: dict) -> list[Query]:
+    return [Query(id=f"{c}-{i}", category=c, suite_version="1", paraphrases=["a", "b", "c"],
+                  check={"type": "exact", "answers": ["a"]}, expected={}) for c, n in counts.items() for i in range(n)]
+
+
+@pytest.mark.parametrize(("counts", "limit", "expected"), [
+    ({"a": 10, "b": 10, "c": 10}, 12, {"a": 4, "b": 4, "c": 4}),
+    ({"a": 10, "b": 10, "c": 10}, 14, {"a": 4, "b": 4, "c": 4}),  # a remainder smaller than the categories is left
+    ({"a": 2, "b": 10, "c": 10}, 12, {"a": 2, "b": 5, "c": 5}),   # what a small category cannot use goes to the rest
+    ({"a": 2, "b": 3, "c": 10}, 12, {"a": 2, "b": 3, "c": 7}),
+    ({"a": 2, "b": 3, "c": 10}, 100, {"a": 2, "b": 3, "c": 10}),
+    ({"a": 2, "b": 3, "c": 10}, 1, {"a": 1, "b": 1, "c": 1}),     # every category at least once
+])
+def test_select_queries_spreads_the_limit_over_categories_as_they_allow(counts, limit, expected):
+    chosen = select_queries(_queries(counts), limit)
+    assert Counter(q.category for q in chosen) == expected
+    assert [q.id for q in chosen] == [f"{c}-{i}" for c, n in expected.items() for i in range(n)]  # the first ones
 
 
 def test_suite_jsonl_is_what_build_suite_writes():
