@@ -120,8 +120,9 @@ def run_eval(models: list[str], out_dir=None, base_model: str = "embedded", limi
     jobs = [{"query": q, **v} for q in queries for v in query_variants(q)]
     for job in jobs:  # the text the base's tokenizer sends: the report's prompt and the cache key
         job["text"] = render_prompt(tokenizer, job["prompt"])
-    keys = {t: [AnswerCache.key(model_key(t, hub.base_name), j["query"].id, j["variant"], j["text"], max_new_tokens)
-                for j in jobs] for t in models}
+    identities = {t: model_key(t, hub.base_name) for t in models}  # hashes the weights: once per model
+    keys = {t: [AnswerCache.key(identities[t], j["query"].id, j["variant"], j["text"], max_new_tokens) for j in jobs]
+            for t in models}
     generating = time.perf_counter()
     fresh = _answers(hub, models, jobs, keys, cache, batch_size, max_new_tokens, progress)
     generate_s = time.perf_counter() - generating  # the part that grows with the answers (trainers/timing.py)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from conftest import REPO, cli_env, learnable_rows, running_app, train_form_args, wait_for_job, wait_until
+from evalsuite.suite import load_suite
 from playground.jobs_panel import JOB_HEADERS
 
 pytestmark = pytest.mark.app
@@ -260,8 +261,8 @@ def test_every_cap_refuses_with_its_sentence(app, files):
     history = [turn("user", "hello there " * 700)]
     tokens = chat(a, "Hi", history)[1]
     assert "the chat prompt (history, system prompt and message): 1,4" in tokens and "tokens" in tokens
-    assert "evaluation queries: 55 is over the limit of 36 queries" in a.predict(["base"], 0, False, "tiny",
-                                                                                  api_name="/run_eval")[0]
+    whole_suite = a.predict(["base"], 0, False, "tiny", api_name="/run_eval")[0]
+    assert f"evaluation queries: {len(load_suite())} is over the limit of 36 queries" in whole_suite
     assert "Active: **base model**" in a.predict("tiny", "base", api_name="/switch_model")
     b = client(url)
     for made_up in ("nobody/made-up-one", "made-up-two"):  # refused before anything resident is touched

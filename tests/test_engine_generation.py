@@ -91,8 +91,8 @@ def stacking(monkeypatch):
 
     seen, real = [], generate.stacked_adapters
 
-    def spy(model, rows):
-        with real(model, rows) as stacked:
+    def spy(model, rows, adapters=None):
+        with real(model, rows, adapters) as stacked:
             seen.append(stacked)
             yield stacked
 
@@ -120,11 +120,16 @@ def test_hub_switches_between_two_adapters_on_one_resident_base(trained_home):
     assert greedy(hub, BASE) == base_answer  # the bare base is untouched by either adapter
 
 
-def test_answer_grid_of_all_models_equals_each_model_alone(trained_home, stacking):
+def test_answer_grid_of_all_models_equals_each_model_alone(trained_home, stacking, monkeypatch):
+    from trainers.stacked_lora import RowAdapters
+
+    gathered, select = [], RowAdapters.select  # each select copies A and B of every layer for each of its rows
+    monkeypatch.setattr(RowAdapters, "select", lambda self, rows: gathered.append(len(rows)) or select(self, rows))
     targets = [BASE, trained_home["a"], trained_home["b"]]
     hub = fp32_hub()
     together = answer_grid(hub, targets, PROMPTS, 12, batch_size=4)  # 15 rows sorted by length: mixed chunks of 4
     assert stacking and all(stacking)  # the mixed chunks ran on stacked LoRA rows
+    assert gathered and max(gathered) <= 4  # batch by batch, never the whole queue (an evaluation has thousands)
     stacking.clear()
     each = {t: alone(hub, t) for t in targets}
     assert not stacking  # alone, every chunk holds one model and generates plainly

@@ -6,7 +6,8 @@ from conftest import REPO
 
 
 def test_run_eval_writes_reports_caches_answers_and_scores_adapters_apart(tiny_config, train_now, tmp_path,
-                                                                           learnable_dataset):
+                                                                           learnable_dataset, monkeypatch):
+    from evalsuite import runner
     from evalsuite.runner import planned_generations, run_eval
     from evalsuite.suite import CATEGORIES
     from trainers.adapters import BASE, ModelHub
@@ -38,9 +39,12 @@ def test_run_eval_writes_reports_caches_answers_and_scores_adapters_apart(tiny_c
     assert first == planned_generations(2, 6) == sum(calls) and max(calls) == 8
     assert all(isinstance(n, int) for n in calls)
     calls.clear()
+    hashed = []  # a model's identity hashes its weights (a full checkpoint is hundreds of MB): once per model
+    monkeypatch.setattr(runner, "model_key", lambda t, base, key=runner.model_key: hashed.append(t) or key(t, base))
     again = run_eval([BASE, record["id"]], None, base_model="tiny", limit=6, hub=hub, max_new_tokens=4,
                      progress=calls.append)
     assert first > 0 and again["meta"]["generated"] == 0 and again["meta"]["cached"] == first and calls == []
+    assert sorted(hashed) == sorted([BASE, record["id"]])
     assert [r["answer"] for r in again["results"]] == [r["answer"] for r in report["results"]]
 
 

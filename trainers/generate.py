@@ -154,7 +154,7 @@ def _continuous_group(hub, rows: list[tuple[str, int, str]], step: int, max_new_
     if not supported(hub.model):
         return None
     names = [None if target == BASE else target for target, _, _ in rows]
-    with stacked_adapters(hub.model, names) as stacked:
+    with stacked_adapters(hub.model, names[:step], adapters=names) as stacked:
         if not stacked:
             return None
         return continuous_greedy(hub.model, hub.tokenizer, texts, max_new_tokens, step, on_done=progress,

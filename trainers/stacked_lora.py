@@ -81,14 +81,15 @@ def plain_lora(config) -> bool:
 
 
 @contextmanager
-def stacked_adapters(model, rows: list[str | None]):
-    """Adapters off and per-row updates hooked in for the block, first for `rows`. Yields a RowAdapters whose
-    `select(rows)` re-points the hooks at another batch of these adapters (continuous batching), or False (and
-    changes nothing) when some row's adapter or layer is not plain LoRA; the caller then uses PEFT's
-    `adapter_names`."""
+def stacked_adapters(model, rows: list[str | None], adapters: list[str | None] | None = None):
+    """Adapters off and per-row updates hooked in for the block, first for `rows` (one batch: the gathered
+    updates take rows x every layer's A and B). Yields a RowAdapters whose `select(rows)` re-points the hooks at
+    another batch of the `adapters` stacked (default: those of `rows`; continuous batching names every adapter of
+    its queue and selects batch by batch), or False (and changes nothing) when some adapter or layer is not plain
+    LoRA; the caller then uses PEFT's `adapter_names`."""
     from peft.tuners.lora import LoraLayer
 
-    names = list(dict.fromkeys(name for name in rows if name is not None))
+    names = list(dict.fromkeys(name for name in (rows if adapters is None else adapters) if name is not None))
     if not all(plain_lora(model.peft_config[name]) for name in names):
         yield False
         return
