@@ -32,8 +32,8 @@ STARTS_FROM = {"dpo": "stage2"}  # phase label -> the label of the earlier phase
 PRESET = {"max_steps": 40, "save_steps": 0, "max_length": 128}
 # Suite queries, spread over the categories (evalsuite.suite.select_queries): every query of the small categories
 # (reasoning, creative, code) and 25 each of factual, instruction following and paraphrase, the categories the
-# headline claims compare. With 6 per category (the old 36) a per-category claim could only detect a difference of
-# about 0.5 and most verdicts came out inconclusive; 25 paired queries bring that to roughly 0.2-0.3.
+# headline claims compare. 25 paired queries gave smallest detectable differences of 0.10-0.22 on the embedded
+# model (README, "The seed's claims, measured"); 6 per category (the old 36) gives about twice that (sqrt(25 / 6)).
 DEFAULT_LIMIT = 100
 
 
