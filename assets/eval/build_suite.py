@@ -4,7 +4,8 @@ Run from the repository root (stdlib only, deterministic):
 
     python assets/eval/build_suite.py && python -m evalsuite.suite
 
-suite.jsonl is committed so an evaluation needs no build step. To change the suite, edit this file, rerun it,
+suite.jsonl is committed so an evaluation needs no build step; suite_sources.json holds the data of the queries
+made from tables (more facts; instruction-following rules asked about topics). To change the suite, edit this file, rerun it,
 and bump SUITE_VERSION: scores from different versions are not comparable. The held-out rows (capitals, code,
 and the whole `paraphrase` category) take their items from assets/datasets/heldout_items.json and their phrasings
 from the starter generator: phrasing 1 = the Stage 1 training prompt, 2-3 = Stage 2 training phrasings, 4 = a
@@ -181,134 +182,15 @@ def reasoning_queries():
              "five PM"), REASON)
 
 
-# More facts of the same kind (none from a trained family): enough factual queries that "knowledge preserved" can be
-# decided, not only estimated. Four phrasings each, the accepted answers after them.
-MORE_FACTS = [
-    ("fact-red-planet", ["Which planet is known as the Red Planet?", "What planet is called the Red Planet?",
-                         "Name the planet nicknamed the Red Planet.", "The Red Planet is which planet?"], ("Mars",)),
-    ("fact-continents", ["How many continents are there on Earth?", "What is the number of continents?",
-                         "Earth has how many continents?", "Tell me how many continents the world has."],
-     ("7", "seven")),
-    ("fact-freezing-point", ["At what temperature in degrees Celsius does water freeze?",
-                             "What is the freezing point of water in Celsius?",
-                             "Water turns to ice at how many degrees Celsius?",
-                             "In degrees Celsius, at what temperature does water freeze?"], ("0", "zero")),
-    ("fact-hours-day", ["How many hours are there in a day?", "A day has how many hours?",
-                        "What is the number of hours in one day?", "Tell me how many hours make up a day."],
-     ("24", "twenty-four", "twenty four")),
-    ("fact-mona-lisa", ["Who painted the Mona Lisa?", "Which artist painted the Mona Lisa?",
-                        "Name the painter of the Mona Lisa.", "The Mona Lisa was painted by whom?"],
-     ("Leonardo da Vinci", "da Vinci", "Leonardo")),
-    ("fact-gold-symbol", ["What is the chemical symbol for gold?", "Which chemical symbol stands for gold?",
-                          "Write the element symbol of gold.", "Gold has which symbol on the periodic table?"],
-     ("Au",)),
-    ("fact-triangle-sides", ["How many sides does a triangle have?", "What is the number of sides of a triangle?",
-                             "A triangle has how many sides?", "Count the sides of a triangle: how many are there?"],
-     ("3", "three")),
-    ("fact-tallest-mountain", ["What is the tallest mountain in the world?", "Which mountain is the highest on Earth?",
-                               "Name the world's highest mountain.", "Which is the tallest mountain on Earth?"],
-     ("Everest", "Mount Everest")),
-    ("fact-largest-mammal", ["What is the largest mammal in the world?", "Which mammal is the biggest on Earth?",
-                             "Name the largest mammal that has ever lived.", "Which animal is the biggest mammal?"],
-     ("blue whale",)),
-    ("fact-minutes-hour", ["How many minutes are there in an hour?", "An hour has how many minutes?",
-                           "What is the number of minutes in one hour?", "Tell me how many minutes make an hour."],
-     ("60", "sixty")),
-    ("fact-brazil-language", ["What language is mainly spoken in Brazil?", "Which language do most Brazilians speak?",
-                              "Name the official language of Brazil.", "Brazilians mostly speak which language?"],
-     ("Portuguese",)),
-    ("fact-sky-colour", ["What colour is the sky on a clear day?", "On a sunny day, what colour is the sky?",
-                         "Which colour is a clear daytime sky?", "What colour is a cloudless sky?"],
-     ("blue",)),
-    ("fact-bee-product", ["What sweet food do bees make?", "Which food is made by honey bees?",
-                          "Name the sweet substance that bees produce.", "Bees make which sweet food?"], ("honey",)),
-    ("fact-plants-gas", ["Which gas do plants take in from the air for photosynthesis?",
-                         "What gas do plants absorb to make their food?",
-                         "Name the gas that plants use from the air in photosynthesis.",
-                         "For photosynthesis, plants take in which gas?"],
-     ("carbon dioxide", "CO2", "CO₂")),
-    ("fact-moon-landing", ["Who was the first person to walk on the Moon?", "Which astronaut first stood on the Moon?",
-                           "Name the first human to walk on the Moon.", "The first man on the Moon was who?"],
-     ("Neil Armstrong", "Armstrong")),
-    ("fact-year-months", ["How many months are there in a year?", "A year has how many months?",
-                          "What is the number of months in one year?", "Tell me how many months make up a year."],
-     ("12", "twelve")),
-]
+# More facts of the same kind (none from a trained family), enough that "knowledge preserved" can be decided, and
+# instruction-following queries made from one rule and one topic (each rule asked about two topics): the data is in
+# suite_sources.json, `{t}` the topic and `{k}` a keyword from it that some rules require.
+SOURCES = Path(__file__).resolve().parent / "suite_sources.json"
 
 
-def more_factual_queries():
-    for id, phrasings, answers in MORE_FACTS:
-        add(id, "factual", phrasings, exact(*answers), FACT)
-
-
-# Instruction-following queries made from one rule and one topic: each rule has four phrasings (like every query)
-# and the verifiable constraints it asks for; every rule is asked about two topics. `{t}` is the topic, `{k}` a
-# keyword from it that some rules require.
-IF_TOPICS = [("the moon", "moon"), ("dogs", "dog"), ("trains", "train"), ("coffee", "coffee"),
-             ("winter", "winter"), ("libraries", "library"), ("bicycles", "bicycle"), ("the ocean", "ocean"),
-             ("music", "music"), ("gardens", "garden"), ("mountains", "mountain"), ("bread", "bread")]
-IF_RULES = [
-    ("lowercase", ["Write two sentences about {t} using only lowercase letters.",
-                   "In all lowercase letters, write two sentences about {t}.",
-                   "Describe {t} in two sentences with no capital letters at all.",
-                   "Write a couple of sentences about {t}; do not use any uppercase letters."],
-     [{"kind": "lowercase"}]),
-    ("caps", ["Write a slogan about {t} in ALL CAPITAL LETTERS, in at most 12 words.",
-              "Using only uppercase letters, write a slogan about {t} of 12 words or fewer.",
-              "Give me a slogan about {t}: capital letters only, no more than twelve words.",
-              "In fewer than 13 words and only capital letters, write a slogan for {t}."],
-     [{"kind": "uppercase", "rule": "any_language"}, {"kind": "max_words", "n": 12}]),
-    ("bullets", ["List exactly four facts about {t} as markdown bullet points.",
-                 "Give four facts about {t}, one per bullet point ('* ' or '- '), and nothing more.",
-                 "Write a bulleted list with exactly four bullets about {t}.",
-                 "Tell me 4 things about {t} as a bullet list of exactly four items."],
-     [{"kind": "bullet_count", "n": 4}]),
-    ("nocomma", ["Write at least 20 words about {t} without using any commas.",
-                 "Without a single comma, describe {t} in 20 words or more.",
-                 "Describe {t} in at least twenty words, and do not use commas anywhere.",
-                 "Tell me about {t} using 20 or more words. Your answer must contain no commas."],
-     [{"kind": "no_commas"}, {"kind": "min_words", "n": 20}]),
-    ("title", ["Write a short paragraph about {t} with a title wrapped in double angular brackets, like <<title>>.",
-               "Give a short text about {t}. Start with a title in double angular brackets, such as <<my title>>.",
-               "Write a few sentences on {t} and include a title written as <<title>>.",
-               "Compose a short piece about {t}; its title must be wrapped in << and >>."],
-     [{"kind": "title"}, {"kind": "include_keywords", "keywords": ["{k}"]}]),
-    ("postscript", ["Write a short note to a friend about {t}. At the end, add a postscript starting with P.S.",
-                    "Send me a brief message about {t} and finish with a postscript that begins with 'P.S.'",
-                    "Write a few lines about {t}, then add a P.S. at the end.",
-                    "Compose a short letter mentioning {t}; end it with a postscript starting with P.S."],
-     [{"kind": "postscript", "marker": "P.S."}]),
-    ("quoted", ["Wrap your entire response in double quotation marks. Describe {t} in one sentence.",
-                "Describe {t} in a sentence, and put your whole answer inside double quotes.",
-                "In one sentence about {t}, wrapped entirely in double quotation marks, tell me something true.",
-                "Say one thing about {t}. Your full reply must start and end with a double quote."],
-     [{"kind": "quoted"}]),
-    ("ending", ["Write two sentences about {t} and end your response with the exact phrase 'Have a nice day.'",
-                "Tell me something about {t}. Finish your answer with exactly: Have a nice day.",
-                "Give a short fact about {t}; the last words of your reply must be 'Have a nice day.'",
-                "Describe {t} briefly and close with the phrase 'Have a nice day.'"],
-     [{"kind": "ends_with", "phrase": "Have a nice day."}]),
-    ("short", ["Describe {t} in at most 15 words, and use the word '{k}'.",
-               "In fifteen words or fewer, say something about {t} that includes the word '{k}'.",
-               "Write no more than 15 words about {t}. Mention '{k}'.",
-               "Using 15 words at most, describe {t}; the word '{k}' must appear."],
-     [{"kind": "max_words", "n": 15}, {"kind": "include_keywords", "keywords": ["{k}"]}]),
-    ("highlight", ["Write about {t} and highlight at least 3 words with markdown asterisks, like *this*.",
-                   "Tell me about {t}, and mark at least three words as highlighted with *asterisks*.",
-                   "Describe {t}. Highlight three or more words using markdown, for example *important*.",
-                   "Write a short text on {t}; use *single asterisks* to highlight at least 3 words."],
-     [{"kind": "highlighted_sections", "n": 3}]),
-    ("repeat", ["Write about {t} and use the word '{k}' at least 3 times.",
-                "Describe {t}; the word '{k}' must appear three or more times.",
-                "Tell me about {t}, mentioning the word '{k}' at least three times.",
-                "In a short text about {t}, say '{k}' no fewer than 3 times."],
-     [{"kind": "keyword_frequency", "keyword": "{k}", "n": 3}]),
-    ("json", ['Reply with only a JSON object with the keys "topic" and "fact", about {t}.',
-              'Give me one fact about {t} as JSON with the keys "topic" and "fact". No other text.',
-              'Output a JSON object (keys "topic" and "fact") describing {t}, and nothing else.',
-              'Return a fact about {t} as a JSON object with exactly the keys "topic" and "fact".'],
-     [{"kind": "json_format", "required_keys": ["topic", "fact"]}]),
-]
+def more_factual_queries(sources):
+    for fact in sources["facts"]:
+        add(fact["id"], "factual", fact["phrasings"], exact(*fact["answers"]), FACT)
 
 
 def _filled(value, topic: str, keyword: str):
@@ -321,11 +203,12 @@ def _filled(value, topic: str, keyword: str):
     return value
 
 
-def rule_queries():
-    for index, (rule, phrasings, items) in enumerate(IF_RULES):
-        for topic, keyword in (IF_TOPICS[index], IF_TOPICS[(index + 5) % len(IF_TOPICS)]):
-            add(f"if-{rule}-{keyword}", "instruction_following", _filled(phrasings, topic, keyword),
-                constraints(*_filled(items, topic, keyword)), FOLLOW)
+def rule_queries(sources):
+    topics = sources["topics"]
+    for index, rule in enumerate(sources["rules"]):
+        for topic, keyword in (topics[index], topics[(index + 5) % len(topics)]):
+            add(f"if-{rule['rule']}-{keyword}", "instruction_following", _filled(rule["phrasings"], topic, keyword),
+                constraints(*_filled(rule["constraints"], topic, keyword)), FOLLOW)
 
 
 def instruction_queries():
@@ -584,13 +467,14 @@ def build_rows() -> list[dict]:
     """All suite rows, in file order (tests compare this with the committed suite.jsonl)."""
     ROWS.clear()
     heldout = json.loads((ROOT / HELDOUT_PATH).read_text(encoding="utf-8"))
+    sources = json.loads(SOURCES.read_text(encoding="utf-8"))
     factual_queries()
-    more_factual_queries()
+    more_factual_queries(sources)
     capital_queries(heldout)
     reasoning_queries()
     instruction_queries()
     input_queries()
-    rule_queries()
+    rule_queries(sources)
     creative_queries()
     code_queries(heldout)
     paraphrase_queries(heldout, load_stage2_phrasings())
