@@ -374,3 +374,16 @@ def test_build_pairs_returns_a_job_at_once_and_only_its_workspace_sees_the_pairs
     pairs = record["result"]["stats"]["pairs"]
     assert load(a, "a_pairs").startswith(f"Loaded {pairs} row(s)") and "format **preference**" in load(a, "a_pairs")
     assert "is not a starter" in load(b, "a_pairs")  # B can neither see the job nor load what it saved
+
+
+def test_the_default_evaluation_size_drops_to_the_public_cap(monkeypatch):
+    # 100 queries decide verdicts locally; a hosted app would refuse them, so its form starts at the cap instead
+    from evalsuite.reproduce import DEFAULT_LIMIT
+    from playground.evaluate_tab import default_queries
+
+    monkeypatch.setenv("PLAYGROUND_MODE", "local")
+    assert default_queries() == DEFAULT_LIMIT == 100
+    monkeypatch.setenv("PLAYGROUND_MODE", "public")
+    assert default_queries() == 36
+    monkeypatch.setenv("PLAYGROUND_MAX_EVAL_QUERIES", "off")
+    assert default_queries() == DEFAULT_LIMIT
