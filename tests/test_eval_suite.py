@@ -68,7 +68,8 @@ def test_no_training_file_contains_a_heldout_item():
     # text it works on (the country, the phrase, the review, the record) in any field would leak it.
     if not HELDOUT.exists():
         pytest.skip("assets/datasets/heldout_items.json not generated yet")
-    items = [item for family in json.loads(HELDOUT.read_text()).values() for item in family]
+    families = json.loads(HELDOUT.read_text())
+    items = [item for family in families.values() for item in family]
     training = sorted(HELDOUT.parent.glob("*.jsonl"))
     assert {"stage1_sft.jsonl", "stage2_instruction.jsonl", "preference.jsonl"} <= {f.name for f in training}
     for path in training:
@@ -78,7 +79,6 @@ def test_no_training_file_contains_a_heldout_item():
                 for key in ("prompt", "input"):
                     assert item[key].lower() not in text, f"{path.name} line {number} holds held-out {item[key]!r}"
     asked = {q.canonical for q in load_suite() if q.source and "heldout_items" in q.source}
-    families = json.loads(HELDOUT.read_text())
     assert asked == {item["prompt"] for name, family in families.items() if name != "antonyms" for item in family}
 
 
