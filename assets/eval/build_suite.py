@@ -8,8 +8,9 @@ suite.jsonl is committed so an evaluation needs no build step; suite_sources.jso
 made from tables (more facts; instruction-following rules asked about topics). To change the suite, edit this file
 (or that data), rerun it, and bump SUITE_VERSION: scores from different versions are not comparable. The held-out
 rows (capitals, code, and the whole `paraphrase` category) take their items from assets/datasets/heldout_items.json
-and their phrasings from the starter generator: phrasing 1 = the Stage 1 training prompt, 2-3 = Stage 2 training phrasings, 4 = a
-phrasing used nowhere in training. Rerun this script if those datasets are regenerated with other items.
+and their phrasings from the starter generator: phrasing 1 = the Stage 1 training prompt, 2-3 = Stage 2 training
+phrasings, 4 = a phrasing used nowhere in training. Rerun this script if those datasets are regenerated with other
+items.
 """
 
 import importlib.util
