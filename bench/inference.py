@@ -4,6 +4,7 @@ import statistics
 import time
 
 from bench.common import emit
+from trainers.generate import BATCH_ROWS
 
 
 def bench_switch(hub, adapters: list[str], repeats: int = 20) -> None:
@@ -86,12 +87,12 @@ def bench_eval(hub, targets: list[str], limit: int | None, subset: int = 12) -> 
     emit("eval_suite_s", time.perf_counter() - started, "s", models=len(targets), queries=report["meta"]["queries"],
          generations=report["meta"]["generated"])
     timings = {}
-    for batch_size in (16, 1):
+    for batch_size in (BATCH_ROWS, 1):
         started = time.perf_counter()
         run_eval([BASE], None, base_model=hub.base_name, limit=subset, hub=hub, use_cache=False,
                  batch_size=batch_size)
         timings[batch_size] = time.perf_counter() - started
-    emit("eval_batched_speedup", timings[1] / timings[16], "x", target=">= 3", subset_queries=subset)
+    emit("eval_batched_speedup", timings[1] / timings[BATCH_ROWS], "x", target=">= 3", subset_queries=subset)
     bench_continuous(hub, targets, subset)
 
 
@@ -115,8 +116,8 @@ def bench_continuous(hub, targets: list[str], subset: int) -> None:
          note="answers that differ part by bf16 batch-composition noise; fp32 gives the same (tests)")
 
 
-def bench_generation(hub, rows: int = 16, new_tokens: int = 64) -> None:
-    """Batched greedy decoding at the evaluation's shapes (16 suite prompts, left-padded), every row made to run the
+def bench_generation(hub, rows: int = BATCH_ROWS, new_tokens: int = 64) -> None:
+    """Batched greedy decoding at the evaluation's shapes (BATCH_ROWS suite prompts, left-padded), every row made to run the
     full `new_tokens`, against the roofline of this machine: a decode step reads every weight once (memory bound) and
     does 2 x params x rows FLOPs (compute bound), whichever takes longer."""
     import torch

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from evalsuite.reproduce import DEFAULT_LIMIT
+from trainers.generate import BATCH_ROWS
 
 
 def cmd_run(args) -> int:
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
     run.add_argument("--run-code", action="store_true", help="execute code answers in the sandbox (see sandbox.py)")
     run.add_argument("--base-model", default="embedded")
     run.add_argument("--max-new-tokens", type=int, default=64)
-    run.add_argument("--batch-size", type=int, default=16)
+    run.add_argument("--batch-size", type=int, default=BATCH_ROWS)
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("reproduce", help="train every stage on the starter data and check the seed's claims")
     rep.add_argument("--out", default="outputs/reproduce")

@@ -24,7 +24,7 @@ from evalsuite.scorers import score_details
 from evalsuite.suite import load_suite, select_queries
 from evalsuite.variants import SEEN_TEMPLATES, query_variants  # noqa: F401 (the evaluate tab imports it from here)
 from trainers.adapters import BASE, ModelHub, describe_target
-from trainers.generate import answer_grid, render_prompt
+from trainers.generate import BATCH_ROWS, answer_grid, render_prompt
 from trainers.paths import home
 
 
@@ -106,7 +106,7 @@ def _answers(hub, models, jobs, keys, cache, batch_size, max_new_tokens, progres
 
 
 def run_eval(models: list[str], out_dir=None, base_model: str = "embedded", limit: int | None = None,
-             include_code: bool = False, progress=None, max_new_tokens: int = 64, batch_size: int = 16,
+             include_code: bool = False, progress=None, max_new_tokens: int = 64, batch_size: int = BATCH_ROWS,
              hub: ModelHub | None = None, use_cache: bool = True) -> dict:
     """Evaluate each target ("base" or a run id) on the suite; writes report.json/csv/html when `out_dir` is set.
     `progress(n)` gets the number of answers generated after each batch of at most `batch_size` rows; an exception

@@ -16,6 +16,7 @@ from playground.notes import metric_notes
 from playground.workspace import owned
 
 MAX_PHRASINGS = 24
+INLINE_ANSWERS = 16  # a grid this small is answered within the request; a larger one queues as a job
 ROBUSTNESS_HEADERS = ["model", "mean score", "95% interval (phrasings)", "worst", "spread", "consistency",
                       "flip rate", "paraphrases", "training templates", "held-out templates"]
 
@@ -125,9 +126,9 @@ def _num(value) -> str:
 def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: str, with_templates: bool,
                     targets: list[str], max_new_tokens: int, base_model: str | None = None, owner: str | None = None):
     """(grid, heatmap, robustness table, message, job id) for one task in every phrasing x every selected stage.
-    A grid that fits one batch is answered here by the resident model; a larger one becomes a job (job id set,
-    the tab's timer draws it when the job ends), so no request holds the shared model for long."""
-    from trainers.generate import BATCH_ROWS, answer_grid
+    A grid of at most INLINE_ANSWERS answers is answered here by the resident model; a larger one becomes a job (job
+    id set, the tab's timer draws it when the job ends), so no request holds the shared model for long."""
+    from trainers.generate import answer_grid
     from trainers.job_queue import JobBusy
     from trainers.submit import submit_answers
 
@@ -158,13 +159,13 @@ def paraphrase_test(phrasings: str, input_text: str, query_id: str, expected: st
         return *skip, notice("Select at least one usable model. " + " ".join(refused.values())), gr.skip()
     view = {"variants": variants, "query_id": query_id or "", "expected": expected or "", "refused": refused}
     prompts = [v["prompt"] for v in variants]
-    if len(prompts) * len(targets) > BATCH_ROWS:
+    if len(prompts) * len(targets) > INLINE_ANSWERS:
         try:
             job = submit_answers(targets, prompts, hub.base_name, int(max_new_tokens), view=view, owner=owner)
         except (JobBusy, ValueError, OSError) as err:
             return *skip, notice(f"Not started: {err}"), gr.skip()
-        return *skip, (f"{len(prompts)} phrasings × {len(targets)} model(s) is more than one batch: queued as job "
-                       f"`{job['id']}`; the grid appears here when it ends."), job["id"]
+        return *skip, (f"{len(prompts)} phrasings × {len(targets)} model(s) is more than {INLINE_ANSWERS} answers: "
+                       f"queued as job `{job['id']}`; the grid appears here when it ends."), job["id"]
     try:
         answers = answer_grid(hub, targets, prompts, int(max_new_tokens))
     except Exception as err:  # keep the tab alive
@@ -224,8 +225,8 @@ def create_paraphrase_tab(base_model=None):
         targets = targets_picker("para-targets")
         run_btn = gr.Button("Run the paraphrase test", variant="primary", elem_id="para-run")
         message = gr.Markdown(elem_id="para-message")
-        job_id = gr.Textbox(label="Job (a grid larger than one batch runs as a job)", interactive=False,
-                            max_lines=1, elem_id="para-job")
+        job_id = gr.Textbox(label=f"Job (a grid of more than {INLINE_ANSWERS} answers runs as a job)",
+                            interactive=False, max_lines=1, elem_id="para-job")
         job_progress = gr.HTML(elem_id="para-progress")
         shown = gr.State(None)
         timer = gr.Timer(2.0)

@@ -34,3 +34,23 @@ def test_training_disables_the_kv_cache_so_packed_rows_stay_separate(tiny_path):
         leaking = model(**flat, use_cache=True).loss
     assert separate == pytest.approx(reference.item(), rel=1e-4)
     assert abs(leaking.item() - reference.item()) > 1e-4  # why sft_core turns the cache off
+
+
+def test_a_frozen_model_computes_the_last_position_logits_without_copying_the_head_per_row(tiny_path):
+    """Prefill keeps the last position only; torch's matmul on that strided slice with a weight that needs no
+    gradient expands the head weight once per row (seconds per 64-row prefill). `load_model` folds the rows into
+    one mm instead: no bmm runs, and the logits are those of the full forward."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from trainers.models import load_model
+
+    model = load_model(str(tiny_path), dtype="fp32").eval().requires_grad_(False)
+    ids = torch.randint(5, 1000, (6, 9))
+    with torch.inference_mode():
+        full = model(input_ids=ids).logits[:, -1]
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            last = model(input_ids=ids, logits_to_keep=1).logits[:, -1]
+    ops = {event.name for event in prof.events()}
+    assert "aten::mm" in ops and "aten::bmm" not in ops, sorted(op for op in ops if "mm" in op)
+    assert torch.allclose(last, full, atol=1e-5)

@@ -228,7 +228,23 @@ def load_model(name: str, dtype: str = "auto", device: str = "auto", load_in_4bi
         raise ModelNotFound(f"model '{name}' could not be loaded: {str(err).splitlines()[0]}") from None
     if not load_in_4bit:
         model.to(device)
+    fold_head_input(model)
     return model
+
+
+def _contiguous_input(_module, args):
+    return None if args[0].is_contiguous() else (args[0].contiguous(), *args[1:])
+
+
+def fold_head_input(model) -> None:
+    """Give the output head a contiguous input. Prefill keeps the last position only (`logits_to_keep=1`), a strided
+    (rows, 1, hidden) view; for a weight that needs no gradient (a frozen base under LoRA, any model at inference)
+    torch's matmul then declines to fold rows into one mm and expands the head weight once per row for a bmm:
+    a 64-row prefill of SmolLM2 copied 64 x 576 x 49,152 values and took 6 s instead of 15 ms (torch 2.13).
+    Copying the 64 x 576 input instead computes the same product as one mm."""
+    head = model.get_output_embeddings()
+    if head is not None:
+        head.register_forward_pre_hook(_contiguous_input)
 
 
 def four_bit_config(device: str, compute_dtype):

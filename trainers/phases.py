@@ -66,13 +66,15 @@ def _train_result(record: dict) -> dict:
 
 def run_eval(spec: dict, ctx: JobContext) -> dict:
     from evalsuite.runner import planned_generations, run_eval
+    from trainers.generate import BATCH_ROWS
 
     models = spec.get("models") or ["base", *_trained_runs(ctx)]
     total = planned_generations(len(models), spec.get("limit"))
     ctx.progress(0, total, "answers", force=True)
     report = run_eval(models, spec["out_dir"], base_model=spec.get("base_model", "embedded"),
                       limit=spec.get("limit"), include_code=bool(spec.get("include_code")),
-                      max_new_tokens=int(spec.get("max_new_tokens", 64)), batch_size=int(spec.get("batch_size", 16)),
+                      max_new_tokens=int(spec.get("max_new_tokens", 64)),
+                      batch_size=int(spec.get("batch_size", BATCH_ROWS)),
                       progress=lambda n: ctx.advance(n, total, "answers"))
     ctx.progress(total, total, "answers", force=True)  # answers from the cache never reported progress
     meta = report.get("meta", {})

@@ -4,9 +4,10 @@ PEFT's mixed-batch inference (`adapter_names=`) loops over the adapters inside e
 cast, two matmuls, scale, add back, ~10 small ops per adapter per layer. For three adapters on SmolLM2 that is
 ~6,000 ops per generated token, which on a CPU costs more than the base model's own forward. Here the base runs with
 its adapters switched off and a forward hook on each LoRA layer adds every row's update at once:
-`x @ A_row^T @ B_row^T * scale_row`, with zeros for rows without an adapter. The arithmetic is that of PEFT's
+`((x @ [A_1; A_2; ...]^T) * mask_row) @ [B_1, B_2, ...]^T`, where a row's mask keeps its own adapter's rank block,
+scaled, and zeroes the rest (every block for rows without an adapter). The arithmetic is that of PEFT's
 single-adapter forward (update in the adapter dtype, added, rounded once to the layer's dtype), so a row gets the
-logits of generating alone, up to the batch-size noise of bf16 matmuls.
+logits of generating alone, up to the rounding noise of batched matmuls.
 
 Only LoRA A/B are stacked. An adapter that also trains a bias on B (`lora_bias`), uses DoRA (`use_dora`) or
 carries whole modules (`modules_to_save`, trainable tokens) would lose that part here, so the block declines and
@@ -21,8 +22,9 @@ from contextlib import contextmanager
 
 
 def _stack(layer, names: list[str]):
-    """(A^T, B^T, scale) for one LoRA layer with one entry per name in `names` after a zero entry (rows without an
-    adapter, or whose adapter skips this layer), or None when it is not a plain LoRA Linear."""
+    """(A^T, B^T, spans) for one LoRA layer: the A rows of every adapter in `names` that this layer has,
+    concatenated (in x K), their B columns (K x out), and {name: (start, stop, scale)}; () when no adapter touches
+    the layer, None when it is not a plain LoRA Linear."""
     import torch
 
     present = [name for name in names if name in layer.lora_A]
@@ -31,45 +33,52 @@ def _stack(layer, names: list[str]):
     if any(name in getattr(layer, "lora_variant", {}) for name in present) or not isinstance(
             layer.lora_A[present[0]], torch.nn.Linear):
         return None  # DoRA and other variants, or LoRA on embeddings: leave those to PEFT
-    rank = max(layer.lora_A[name].out_features for name in present)
-    sample = layer.lora_A[present[0]].weight
-    a = sample.new_zeros(len(names) + 1, rank, layer.in_features)
-    b = sample.new_zeros(len(names) + 1, layer.out_features, rank)
-    scale = sample.new_zeros(len(names) + 1, 1, 1)
-    for i, name in enumerate(names, start=1):
-        if name in present:
-            r = layer.lora_A[name].out_features
-            a[i, :r] = layer.lora_A[name].weight
-            b[i, :, :r] = layer.lora_B[name].weight
-            scale[i] = layer.scaling[name]
-    return a.transpose(1, 2), b.transpose(1, 2), scale
+    spans, start = {}, 0
+    for name in present:
+        rank = layer.lora_A[name].out_features
+        spans[name] = (start, start + rank, float(layer.scaling[name]))
+        start += rank
+    a = torch.cat([layer.lora_A[name].weight for name in present])
+    b = torch.cat([layer.lora_B[name].weight for name in present], dim=1)
+    return a.t().contiguous(), b.t().contiguous(), spans
 
 
 class RowAdapters:
-    """The hooked layers' per-row (A, B, scale), gathered for the rows of the batch that runs next."""
+    """Each row's LoRA update through every adapter's A at once: `(x @ A_all) * mask_row @ B_all`, where a row's
+    mask holds its adapter's scale over that adapter's rank block and zeros elsewhere (all zeros for the base), so
+    the other blocks add exact zeros. Re-pointing at another batch builds small masks, one per distinct layout of
+    adapters over layers, and copies no weights: continuous batching changes its rows at almost every step."""
 
     def __init__(self, names: list[str], stacks: list):
-        self.position = {name: i for i, name in enumerate(names, start=1)}
+        self.names = names
         self.stacks = stacks
-        self.current = [None] * len(stacks)
+        layouts = {}  # layers touched by the same adapters with the same ranks share a mask
+        self.layout = [layouts.setdefault(tuple((n, s[:2]) for n, s in spans.items()), len(layouts))
+                       for _, _, spans in stacks]
+        self.spans = {self.layout[i]: stack[2] for i, stack in enumerate(stacks)}
+        self.masks = {}
 
     def select(self, rows: list[str | None]) -> None:
-        import torch
-
         if not self.stacks:
             return
-        index = torch.tensor([self.position.get(name, 0) for name in rows], device=self.stacks[0][0].device)
-        self.current = [tuple(t.index_select(0, index) for t in stack) for stack in self.stacks]
+        sample = self.stacks[0][0]
+        self.masks = {}
+        for layout, spans in self.spans.items():
+            width = max(stop for _, stop, _ in spans.values())
+            mask = sample.new_zeros(len(rows), 1, width)
+            for n, name in enumerate(rows):
+                if name in spans:
+                    start, stop, scale = spans[name]
+                    mask[n, 0, start:stop] = scale
+            self.masks[layout] = mask
 
     def hook(self, n: int):
-        import torch
-
         def add_rows_update(_module, args, output):
-            a_t, b_t, scale = self.current[n]
+            a_t, b_t, _ = self.stacks[n]
             x = args[0].to(a_t.dtype)
             # summed in the adapter dtype, then rounded once, as PEFT does for a single active adapter (PEFT's own
             # mixed batches round the update first, which changes greedy answers within a few tokens)
-            return (output + torch.bmm(torch.bmm(x, a_t), b_t) * scale).to(output.dtype)
+            return (output + ((x @ a_t) * self.masks[self.layout[n]]) @ b_t).to(output.dtype)
 
         return add_rows_update
 
@@ -82,11 +91,10 @@ def plain_lora(config) -> bool:
 
 @contextmanager
 def stacked_adapters(model, rows: list[str | None], adapters: list[str | None] | None = None):
-    """Adapters off and per-row updates hooked in for the block, first for `rows` (one batch: the gathered
-    updates take rows x every layer's A and B). Yields a RowAdapters whose `select(rows)` re-points the hooks at
-    another batch of the `adapters` stacked (default: those of `rows`; continuous batching names every adapter of
-    its queue and selects batch by batch), or False (and changes nothing) when some adapter or layer is not plain
-    LoRA; the caller then uses PEFT's `adapter_names`."""
+    """Adapters off and per-row updates hooked in for the block, first for `rows`. Yields a RowAdapters whose
+    `select(rows)` re-points the hooks at another batch of the `adapters` stacked (default: those of `rows`;
+    continuous batching names every adapter of its queue and selects batch by batch), or False (and changes
+    nothing) when some adapter or layer is not plain LoRA; the caller then uses PEFT's `adapter_names`."""
     from peft.tuners.lora import LoraLayer
 
     names = list(dict.fromkeys(name for name in (rows if adapters is None else adapters) if name is not None))
