@@ -117,9 +117,9 @@ def bench_continuous(hub, targets: list[str], subset: int) -> None:
 
 
 def bench_generation(hub, rows: int = BATCH_ROWS, new_tokens: int = 64) -> None:
-    """Batched greedy decoding at the evaluation's shapes (BATCH_ROWS suite prompts, left-padded), every row made to run the
-    full `new_tokens`, against the roofline of this machine: a decode step reads every weight once (memory bound) and
-    does 2 x params x rows FLOPs (compute bound), whichever takes longer."""
+    """Batched greedy decoding at the evaluation's shapes (BATCH_ROWS suite prompts, left-padded), every row made to
+    run the full `new_tokens`, against the roofline of this machine: a decode step reads every weight once (memory
+    bound) and does 2 x params x rows FLOPs (compute bound), whichever takes longer."""
     import torch
 
     from bench.common import compute_dtype, matmul_peak_gflops, memory_bandwidth_gbs

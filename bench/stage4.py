@@ -4,18 +4,20 @@ same data, LoRA config and steps, side by side in one run.
     python -m bench --only stage4 [--quick]
 
 The baseline is what DPOTrainer / GRPOTrainer do with their defaults where ours differ: gradient checkpointing on
-(TRL turns it on for every model; on a 135M model it only recomputes the forward) and bf16 autocast on every CPU
-(TRL sets bf16=True unless fp16 is asked for; on a CPU without native bf16 that is emulated, ~100x slower, so the
-app trains in fp32 there and the ratio is far larger). On a CPU with native bf16 both runs use bf16, so the
-speedup measured there is gradient checkpointing's cost alone. GRPO's step is split into generation (sampling the
-group, `generation_s` in metrics.jsonl) and the rest (scoring, the reference pass, the policy update).
+(TRL turns it on for every model; on a 135M model it only recomputes the forward), the fused head scoring every
+position on a CPU, prompt and padding too (ours scores completion tokens only, trainers/compact_fused.py), and bf16
+autocast on every CPU (TRL sets bf16=True unless fp16 is asked for; on a CPU without native bf16 that is emulated,
+~100x slower, so the app trains in fp32 there and the ratio is far larger). Both load the model through
+`trainers.models.load_model`, so the baseline's sampling has the folded output head too (a model TRL loads itself
+would not). GRPO's step is split into generation (sampling the group, `generation_s` in metrics.jsonl) and the rest
+(scoring, the reference pass, the policy update).
 """
 
 from bench.common import compute_dtype, emit, train_run
 from trainers import runs
 from trainers.models import pick_device
 
-TRL_DEFAULTS = {"gradient_checkpointing": "true", "bf16": "true"}
+TRL_DEFAULTS = {"gradient_checkpointing": "true", "bf16": "true", "compact_head": "false"}
 
 
 def _mean_after_first(rows: list[dict], key: str) -> float | None:

@@ -67,7 +67,8 @@ class TrainConfig:
     # padding-free is the measured fast path on CPU (README, "Padding-free batches"), so it is the default
     padding_free: bool = field(default=True, metadata={"help": "flatten each batch into one row, no padding"})
     compact_head: bool = field(default=True, metadata={
-        "help": "project only labelled positions onto the vocabulary (TRL does so on CUDA; off = TRL's CPU head)"})
+        "help": "project only labelled positions onto the vocabulary, in SFT, DPO and GRPO (TRL does so on CUDA; "
+                "off = TRL's CPU head)"})
     # a string, not a bool: "auto" decides per device (see sft_core.use_bf16); YAML true/false are read as choices
     bf16: str = field(default="auto", metadata={
         "help": "auto (bf16 on GPUs and CPUs with native bf16), true, false", "choices": ("auto", "true", "false")})

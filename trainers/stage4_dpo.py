@@ -83,9 +83,11 @@ def make_trainer(config: TrainConfig):
     def make(model, peft_config, tokenizer, run_dir, device, bf16):
         from trl import DPOTrainer
 
-        return DPOTrainer(model=model, ref_model=None, args=dpo_args(config, run_dir, device, bf16),
-                          train_dataset=build_dataset(config, tokenizer), processing_class=tokenizer,
-                          peft_config=peft_config)
+        from trainers.compact_fused import stage4_trainer_class
+
+        return stage4_trainer_class(DPOTrainer, config.compact_head)(
+            model=model, ref_model=None, args=dpo_args(config, run_dir, device, bf16),
+            train_dataset=build_dataset(config, tokenizer), processing_class=tokenizer, peft_config=peft_config)
 
     return make
 

@@ -108,13 +108,15 @@ def make_trainer(config: TrainConfig):
     def make(model, peft_config, tokenizer, run_dir, device, bf16):
         from trl import GRPOTrainer
 
+        from trainers.compact_fused import stage4_trainer_class
         from trainers.stage4_callbacks import GenerationTimer, SamplesCallback
 
         log = RewardLog()
         funcs = [log.wrap(f) for f in reward_functions(config.reward_funcs, config.max_completion_length)]
-        trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=grpo_args(config, run_dir, device, bf16),
-                              train_dataset=build_dataset(config, tokenizer), processing_class=tokenizer,
-                              peft_config=peft_config)
+        trainer_class = stage4_trainer_class(GRPOTrainer, config.compact_head)
+        trainer = trainer_class(model=model, reward_funcs=funcs, args=grpo_args(config, run_dir, device, bf16),
+                                train_dataset=build_dataset(config, tokenizer), processing_class=tokenizer,
+                                peft_config=peft_config)
         weights = config.reward_weights or [1.0] * len(funcs)
         trainer.add_callback(SamplesCallback(run_dir.name, log, weights, config.samples_per_step))
         trainer.add_callback(GenerationTimer(trainer.accelerator.unwrap_model(trainer.model)))
