@@ -10,7 +10,7 @@ import threading
 
 from trainers import stage1_sft, stage2_instruction
 from trainers.config import TrainConfig
-from trainers.models import four_bit_config, pick_dtype
+from trainers.models import fold_head_input, four_bit_config, pick_dtype
 from trainers.sft_core import train_with_sft
 
 ACCEPTED_FORMATS = stage1_sft.ACCEPTED_FORMATS + stage2_instruction.ACCEPTED_FORMATS
@@ -42,8 +42,11 @@ def load_frozen_base(config: TrainConfig, base_path: str, device: str, bf16: boo
         model = AutoModelForCausalLM.from_pretrained(
             base_path, dtype=dtype, quantization_config=four_bit_config(device, dtype),
             device_map={"": 0 if device == "cuda" else device})
-        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
-    return AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype).to(device)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype).to(device)
+    fold_head_input(model)  # GRPO samples from this frozen base: its prefill takes the head's slow path otherwise
+    return model
 
 
 def build_adapter_model(config: TrainConfig, base_path: str, device: str, bf16: bool):
