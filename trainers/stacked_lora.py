@@ -49,8 +49,7 @@ class RowAdapters:
     the other blocks add exact zeros. Re-pointing at another batch builds small masks, one per distinct layout of
     adapters over layers, and copies no weights: continuous batching changes its rows at almost every step."""
 
-    def __init__(self, names: list[str], stacks: list):
-        self.names = names
+    def __init__(self, stacks: list):
         self.stacks = stacks
         layouts = {}  # layers touched by the same adapters with the same ranks share a mask
         self.layout = [layouts.setdefault(tuple((n, s[:2]) for n, s in spans.items()), len(layouts))
@@ -111,7 +110,7 @@ def stacked_adapters(model, rows: list[str | None], adapters: list[str | None] |
             if stack:
                 layers.append(module)
                 stacks.append(stack)
-    adapters = RowAdapters(names, stacks)
+    adapters = RowAdapters(stacks)
     adapters.select(rows)
     handles = []
     try:
