@@ -10,7 +10,7 @@ The choice is one call inside the fused forward, `trl.trainer.utils._use_triton(
 For the duration of a training or evaluation step the trainers here answer it with True, so the head takes TRL's
 own compact branch (the labelled positions gathered, scored by the same tiled kernel, scattered back). The kernel
 itself picks Triton or torch through its own module's binding, which stays as it was. Same positions, same
-arithmetic per position: tests/test_engine_stage4.py checks the loss, the logged rewards and the adapter's
+arithmetic per position: tests/test_engine_compact_fused.py checks the loss, the logged metrics and the adapter's
 gradients against TRL's own path.
 
 This leans on a private name, so it holds for the TRL versions it was checked against: outside `TESTED_TRL`, or when
