@@ -10,7 +10,7 @@ import threading
 
 from trainers import stage1_sft, stage2_instruction
 from trainers.config import TrainConfig
-from trainers.models import fold_head_input, four_bit_config, pick_dtype
+from trainers.models import load_model
 from trainers.sft_core import train_with_sft
 
 ACCEPTED_FORMATS = stage1_sft.ACCEPTED_FORMATS + stage2_instruction.ACCEPTED_FORMATS
@@ -32,20 +32,14 @@ def lora_config(config: TrainConfig):
 
 
 def load_frozen_base(config: TrainConfig, base_path: str, device: str, bf16: bool):
-    """The base adapters train on, in the compute dtype (bf16 halves its memory); QLoRA: quantized to 4-bit NF4."""
-    import torch
+    """The base adapters train on, in the compute dtype (bf16 halves its memory); QLoRA: quantized to 4-bit NF4.
+    Loaded by `load_model`, as every model is, so its output head gets the folded input GRPO's sampling needs."""
     from peft import prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if bf16 else pick_dtype(device, "fp32" if device == "cpu" else "auto")
+    dtype = "bf16" if bf16 else ("fp32" if device == "cpu" else "auto")
+    model = load_model(base_path, dtype=dtype, device=device, load_in_4bit=config.method == "qlora")
     if config.method == "qlora":
-        model = AutoModelForCausalLM.from_pretrained(
-            base_path, dtype=dtype, quantization_config=four_bit_config(device, dtype),
-            device_map={"": 0 if device == "cuda" else device})
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype).to(device)
-    fold_head_input(model)  # GRPO samples from this frozen base: its prefill takes the head's slow path otherwise
     return model
 
 
