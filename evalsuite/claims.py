@@ -208,13 +208,18 @@ def stage_claims(report: dict, ids: dict, metrics: dict) -> list[dict]:
 def _preference_claim(results, s2, dpo) -> dict:
     """The seed's "needs RLHF for full fix" of Stage 2's hallucination, judged with Stage 4 (DPO on the Stage 2 run):
     the share of factual answers that are wrong answers stated as fact (counted as the Stage 2 claim counts them),
-    per query, paired between the two, and claimed to fall."""
-    return _compared("Stage 4", "Preference tuning (DPO) makes fewer wrong answers stated as fact",
-                     "factual wrong-answer rate (wrong answers stated as fact)", ("stage 2", "DPO on stage 2"),
-                     _per_query(results, s2, "factual", value=_stated_wrongly),
-                     _per_query(results, dpo, "factual", value=_stated_wrongly), "decrease",
-                     note=f"; factual score (not part of the verdict) {_fmt(_score(results, s2, 'factual'))} -> "
-                          f"{_fmt(_score(results, dpo, 'factual'))}")
+    per query, paired between the two, claimed to fall, and the factual score claimed not to fall with it. The second
+    part was added after the embedded-base run of 2026-12-02, where DPO answered every factual query with nothing and
+    the first part alone held (0.74 -> 0.00): a blank answer states no wrong fact, and no right one either."""
+    stage, claim, labels = "Stage 4", "Preference tuning (DPO) makes fewer wrong answers stated as fact", \
+        ("stage 2", "DPO on stage 2")
+    return _all_of(stage, claim, [
+        _compared(stage, claim, "factual wrong-answer rate (wrong answers stated as fact)", labels,
+                  _per_query(results, s2, "factual", value=_stated_wrongly),
+                  _per_query(results, dpo, "factual", value=_stated_wrongly), "decrease"),
+        _compared(stage, claim, "factual score (fewer wrong answers, not fewer answers)", labels,
+                  _per_query(results, s2, "factual"), _per_query(results, dpo, "factual"), "not_below",
+                  SIMILAR_MARGIN)])
 
 
 def efficiency_rows(records: dict, sizes: dict, report: dict, ids: dict) -> tuple[list[dict], str]:

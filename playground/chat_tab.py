@@ -12,6 +12,7 @@ from playground.common import model_targets, notice, target_label, target_proble
 from playground.workspace import owned
 from trainers.adapters import BASE
 from trainers.models import REGISTRY
+from trainers.templates import token_ids
 
 MAX_CHAT_CHARS = 4000
 
@@ -83,7 +84,7 @@ def prompt_problem(base_model: str, turns: list[dict], system: str) -> str:
     if chars > 20 * cap:  # far over: say so without tokenizing megabytes
         return caps.refusal("prompt_tokens", chars, f"{chars:,} characters")
     tokenizer = resources.tokenizer_for(base_model)
-    tokens = len(tokenizer(chat_prompt(tokenizer, turns, system), add_special_tokens=False)["input_ids"])
+    tokens = len(token_ids(tokenizer, chat_prompt(tokenizer, turns, system)))
     return caps.refusal("prompt_tokens", tokens)
 
 

@@ -242,15 +242,18 @@ def test_dpo_judges_the_stage2_hallucination_by_its_factual_wrong_answer_rate():
     held = dpo_claim(*with_dpo(passes(12)))  # every factual answer right: the 5 wrong ones are gone
     assert held["stage"] == "Stage 4" and held["verdict"] == "held" and held["n"] == N
     assert "stage 2 0.42 -> DPO on stage 2 0.00, difference -0.42" in held["evidence"]
-    assert held["interval"][1] < 0 and "factual score (not part of the verdict) 0.58 -> 1.00" in held["evidence"]
+    assert held["interval"][1] < 0 and "not fewer answers): stage 2 0.58 -> DPO on stage 2 1.00" in held["evidence"]
+    assert [part["verdict"] for part in held["parts"]] == ["held", "held"]
     worse = dpo_claim(*with_dpo(passes(0)))
     assert worse["verdict"] == "did not hold" and "stage 2 0.42 -> DPO on stage 2 1.00" in worse["evidence"]
     assert dpo_claim(*with_dpo(passes(7)))["verdict"] == "did not hold"  # the same answers: an exact tie refutes it
     # two wrong answers fixed, two right ones broken: no change on average, too noisy to call either way
     mixed = [0.0, 0.0] + [1.0] * 5 + [1.0, 1.0] + [0.0] * 3
     assert dpo_claim(*with_dpo(mixed))["verdict"] == "inconclusive"
-    # a blank answer states nothing, so it is no hallucination (as the Stage 2 claim counts them): the rate falls
-    assert dpo_claim(*with_dpo(passes(0), answer=" "))["verdict"] == "held"
+    # a blank answer states no wrong fact (the rate falls), but no right one either: silence is no fix
+    silent = dpo_claim(*with_dpo(passes(0), answer=" "))
+    assert [part["verdict"] for part in silent["parts"]] == ["held", "did not hold"]
+    assert silent["verdict"] == "did not hold" and "0.58 -> DPO on stage 2 0.00" in silent["evidence"]
 
 
 def test_the_dpo_claim_is_not_measurable_without_the_dpo_run_or_its_factual_answers():

@@ -18,6 +18,8 @@ and cannot be padded); otherwise the caller keeps `generate`.
 
 from collections import deque
 
+from trainers.templates import token_ids
+
 # generation_config fields that make `generate` process logits; any of them set means the plain path
 _PROCESSING = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "encoder_no_repeat_ngram_size": 0,
                "bad_words_ids": None, "min_length": 0, "min_new_tokens": None, "forced_bos_token_id": None,
@@ -104,7 +106,7 @@ def continuous_greedy(model, tokenizer, texts: list[str], max_new_tokens: int, b
     eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     refill_at = refill_at or max(1, batch_rows // 4)
-    prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    prompts = [token_ids(tokenizer, t) for t in texts]
     waiting, batch = deque(range(len(texts))), _Batch()
     generated: dict[int, list[int]] = {i: [] for i in range(len(texts))}
     device = model.device

@@ -15,6 +15,7 @@ import functools
 
 from trainers.config import TrainConfig
 from trainers.sft_core import base_for, use_bf16
+from trainers.templates import token_ids
 
 MB = 2**20
 CPU_RUNTIME_MB = 1000  # process RSS besides model and batch (libraries, tokenizer, dataset, trainer): measured
@@ -107,8 +108,7 @@ def _measure_row_tokens(config: TrainConfig, path: str, sample: int) -> tuple[li
     examples = module.render_rows(records[:sample], fmt, tokenizer, config)
     if hasattr(module, "trained_tokens"):  # DPO: a row is a pair; GRPO: a prompt and the completion it samples
         return sorted(module.trained_tokens(examples, tokenizer, config)), len(records)
-    lengths = sorted(len(tokenizer(e["prompt"] + e["completion"], add_special_tokens=False)["input_ids"])
-                     for e in examples)
+    lengths = sorted(len(token_ids(tokenizer, e["prompt"] + e["completion"])) for e in examples)
     return lengths, len(records)
 
 

@@ -200,15 +200,33 @@ def load_tokenizer(name: str):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not tokenizer.chat_template:
-        tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
+        tokenizer.chat_template, end = fallback_chat_template(tokenizer)
+        # TRL ends every completion with eos_token and generation stops on it: the turn's end must be that token
+        tokenizer.eos_token = end
     return tokenizer
 
 
-# A plain ChatML template for base models that ship none, so every stage can render the chat format.
-FALLBACK_CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+# Turn markers a base model may already have as single tokens: (turn start, turn end, the assistant's role name,
+# whether a system message joins the first user turn). Gemma's base knows <start_of_turn>/<end_of_turn> from
+# pretraining; a ChatML template on it spelled <|im_start|> as ordinary text pieces and the base answered noise.
+TURN_MARKERS = (("<start_of_turn>", "<end_of_turn>", "model", True),
+                ("<|im_start|>", "<|im_end|>", "assistant", False))
+
+
+def fallback_chat_template(tokenizer) -> tuple[str, str]:
+    """A chat template for a base model that ships none, in the turn tokens its vocabulary has (ChatML spelled as
+    text, each turn ended by the tokenizer's EOS, when it has neither), and the token that ends a turn."""
+    vocab = tokenizer.get_vocab()
+    start, end, assistant, fold_system = next(
+        (m for m in TURN_MARKERS if m[0] in vocab and m[1] in vocab),
+        ("<|im_start|>", tokenizer.eos_token, "assistant", False))
+    system = ("{% set first = messages[0]['content'] ~ '\\n\\n' if messages and messages[0]['role'] == 'system' "
+              "else '' %}{% set turns = messages[1:] if first else messages %}" if fold_system
+              else "{% set first = '' %}{% set turns = messages %}")
+    template = (system + "{% for m in turns %}" + start + "{{ '" + assistant + "' if m['role'] == 'assistant' else "
+                "m['role'] }}\n{{ (first if loop.first else '') ~ m['content'] }}" + end + "\n{% endfor %}"
+                "{% if add_generation_prompt %}" + start + assistant + "\n{% endif %}")
+    return template, end
 
 
 def load_model(name: str, dtype: str = "auto", device: str = "auto", load_in_4bit: bool = False):

@@ -19,6 +19,7 @@ from trainers.data import DatasetError, Problem, load_valid_rows
 from trainers.holdout import split_rows
 from trainers.models import count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
 from trainers.paths import ASSETS, datasets_dir
+from trainers.templates import token_ids
 
 
 def resolve_dataset(name: str) -> str:
@@ -116,7 +117,7 @@ def check_rendered_length(examples: list[dict], lines: list[int], tokenizer, max
     (padded batches) nor trained at full length (padding-free batches) behind the user's back."""
     too_long = []
     for line, example in zip(lines, examples, strict=True):
-        n = len(tokenizer(example["prompt"] + example["completion"], add_special_tokens=False)["input_ids"]) + 1
+        n = len(token_ids(tokenizer, example["prompt"] + example["completion"])) + 1
         if n > max_length:
             too_long.append(Problem(line, "row", f"{n} tokens once rendered ({example['template']} template), "
                                                  f"longer than max_length {max_length}"))

@@ -18,7 +18,7 @@ from trainers.config import TrainConfig
 from trainers.data import DatasetError, Problem, load_valid_rows
 from trainers.sft_core import resolve_dataset
 from trainers.stage4_core import check_parent, common_args, train_stage4
-from trainers.templates import CHAT, render_with_template
+from trainers.templates import CHAT, render_with_template, token_ids
 
 ACCEPTED_FORMATS = ("preference",)
 METRIC_KEYS = ("rewards/", "logps/chosen", "logps/rejected", "mean_token_accuracy", "entropy")
@@ -35,9 +35,8 @@ def check_pair_lengths(examples: list[dict], lines: list[int], tokenizer, max_le
     """Each side, as trained (template and end-of-turn included), must fit max_length: TRL would cut it silently."""
     too_long = []
     for line, example in zip(lines, examples, strict=True):
-        prompt = len(tokenizer(example["prompt"], add_special_tokens=False)["input_ids"])
         for side in ("chosen", "rejected"):
-            n = prompt + len(tokenizer(example[side], add_special_tokens=False)["input_ids"]) + 1
+            n = len(token_ids(tokenizer, example["prompt"] + example[side])) + 1
             if n > max_length:
                 too_long.append(Problem(line, side, f"{n} tokens with the prompt once rendered, longer than "
                                                     f"max_length {max_length}"))
@@ -49,10 +48,8 @@ def trained_tokens(examples: list[dict], tokenizer, config: TrainConfig | None =
     """Tokens each rendered pair trains: prompt + chosen and prompt + rejected, each with its end-of-turn token, as
     TRL's collator batches them and counts them in num_input_tokens_seen (run.json's tokens_trained). A pair is two
     sequences, so trainers/estimate.py sizes a DPO run by these, not by prompt + completion."""
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    return [2 * count(e["prompt"]) + count(e["chosen"]) + count(e["rejected"]) + 2 for e in examples]
+    return [sum(len(token_ids(tokenizer, e["prompt"] + e[side])) + 1 for side in ("chosen", "rejected"))
+            for e in examples]
 
 
 def build_dataset(config: TrainConfig, tokenizer):

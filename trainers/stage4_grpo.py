@@ -22,7 +22,7 @@ from trainers.data import DatasetError, Problem, load_valid_rows
 from trainers.rewards import reward_functions
 from trainers.sft_core import resolve_dataset
 from trainers.stage4_core import check_parent, common_args, train_stage4
-from trainers.templates import CHAT, render_with_template
+from trainers.templates import CHAT, render_with_template, token_ids
 
 ACCEPTED_FORMATS = ("grpo",)
 METRIC_KEYS = ("reward", "reward_std", "rewards/", "kl", "entropy", "frac_reward_zero_std", "completions/mean_length",
@@ -40,7 +40,7 @@ def render_rows(records: list[dict], fmt: str, tokenizer, config: TrainConfig | 
 def trained_tokens(examples: list[dict], tokenizer, config: TrainConfig) -> list[int]:
     """Tokens a GRPO row (one sampled completion) puts through the model at most: its rendered prompt and
     max_completion_length new tokens. trainers/estimate.py sizes and prices a run by these."""
-    return [len(tokenizer(e["prompt"], add_special_tokens=False)["input_ids"]) + config.max_completion_length
+    return [len(token_ids(tokenizer, e["prompt"])) + config.max_completion_length
             for e in examples]
 
 
@@ -50,7 +50,7 @@ def check_prompt_lengths(examples: list[dict], lines: list[int], tokenizer, conf
     too_long = [Problem(line, "prompt", f"{n} tokens once rendered; with max_completion_length "
                                         f"{config.max_completion_length} that passes max_length {config.max_length}")
                 for line, e in zip(lines, examples, strict=True)
-                if (n := len(tokenizer(e["prompt"], add_special_tokens=False)["input_ids"])) > budget]
+                if (n := len(token_ids(tokenizer, e["prompt"]))) > budget]
     if too_long:
         raise DatasetError(too_long, source)
 

@@ -30,9 +30,25 @@ HELDOUT_TEMPLATES = {
 ALL_TEMPLATES = {**TRAIN_TEMPLATES, **HELDOUT_TEMPLATES}
 
 
+def token_ids(tokenizer, text: str) -> list[int]:
+    """`text`'s ids as TRL tokenizes a string prompt in training: with the tokenizer's own special tokens (Gemma's
+    <bos>; none for SmolLM2), so a model is asked at inference exactly as it was trained."""
+    return tokenizer(text)["input_ids"]
+
+
+def without_template_bos(tokenizer, text: str) -> str:
+    """A rendered chat without a leading BOS the tokenizer adds anyway: TRL tokenizes the rendered string with the
+    tokenizer's special tokens, and a template that writes its own BOS (Gemma's, Llama 3's) would get two."""
+    bos = tokenizer.bos_token
+    if bos and text.startswith(bos) and tokenizer.bos_token_id in tokenizer("")["input_ids"]:
+        return text[len(bos):]
+    return text
+
+
 def render_chat(tokenizer, user_text: str, system: str | None = None) -> str:
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user_text}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return without_template_bos(tokenizer, tokenizer.apply_chat_template(messages, tokenize=False,
+                                                                          add_generation_prompt=True))
 
 
 def render_with_template(name: str, instruction: str, input_text: str = "", tokenizer=None) -> str:
@@ -49,8 +65,7 @@ def render_with_template(name: str, instruction: str, input_text: str = "", toke
 
 def loss_token_view(tokenizer, prompt: str, completion: str) -> list[tuple[str, bool]]:
     """(token text, carries loss) for prompt + completion, as the trainer masks it: loss on the completion only."""
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    full_ids = tokenizer(prompt + completion, add_special_tokens=False)["input_ids"]
+    prompt_ids, full_ids = token_ids(tokenizer, prompt), token_ids(tokenizer, prompt + completion)
     shared = 0
     while shared < min(len(prompt_ids), len(full_ids)) and prompt_ids[shared] == full_ids[shared]:
         shared += 1
