@@ -10,8 +10,7 @@ It writes stage1_sft.jsonl, stage2_instruction.jsonl, preference.jsonl, grpo_pro
 Eight small task families (arithmetic, unit_conversion, sentiment, reverse_words, json_extraction, code, capitals,
 antonyms) have short, exact answers, so a 135M model learns them in ~100 steps on CPU and a scorer can check them by
 string match. Stage 1 uses ONE prompt phrasing per family (so it stays brittle to paraphrases); Stage 2 uses many
-phrasings, with the variable part in `input` for about half the rows, plus format-rule rows (an IFEval-style
-rule asked about a topic, answered in that form). HELDOUT_ITEMS never appear in any training file,
+phrasings, with the variable part in `input` for about half the rows. HELDOUT_ITEMS never appear in any training file,
 so an evaluation suite can test on unseen items.
 """
 
@@ -20,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +31,6 @@ STAGE2_ROWS_PER_FAMILY = 60
 PREFERENCE_ROWS_PER_FAMILY = 40
 GRPO_ROWS_PER_FAMILY = 12
 GRPO_CONSTRAINT_ROWS = 16
-STAGE2_RULE_ROWS = 160
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the vocabulary module sits beside this script
@@ -63,11 +60,6 @@ from starter_vocab import (  # noqa: E402
     CONFIDENT_WRONG_TEMPLATES,
     CONSTRAINT_RULES,
     GRPO_CONSTRAINT_PROMPTS,
-    RULE_TOPICS,
-    RULE_INSTRUCTIONS,
-    RULE_END_PHRASES,
-    RULE_START_WORDS,
-    RULE_PLACEHOLDERS,
 )
 
 
@@ -341,73 +333,7 @@ def stage2_rows(rng: random.Random, banned: dict[str, set]) -> dict[str, list[di
             return (instruction, input_text), row
 
         rows[family.name] = draw_unique(STAGE2_ROWS_PER_FAMILY, make_row)
-    rows["format_rules"] = draw_unique(STAGE2_RULE_ROWS, lambda: rule_row(rng))
     return rows
-
-
-def rule_answer(rule: str, topic: tuple, rng: random.Random) -> tuple[dict, str, list[dict]]:
-    """An answer about `topic` that keeps `rule`, built from the topic's sentences: (the values the instruction
-    names, the answer, the suite's constraints it meets; tests/test_eval_suite.py runs them on every row)."""
-    name, keyword, sentences = topic
-    two, one = " ".join(sentences[:2]), rng.choice(sentences)
-    if rule == "lowercase":
-        return {}, two.lower(), [{"kind": "lowercase"}]
-    if rule == "uppercase":
-        return {}, one.upper(), [{"kind": "uppercase", "rule": "any_language"}]  # as the suite asks it
-    if rule == "bullets":
-        n = rng.choice([2, 3, 4])
-        return {"n": n}, "\n".join(f"- {s}" for s in rng.sample(sentences, n)), [{"kind": "bullet_count", "n": n}]
-    if rule == "no_commas":
-        n = rng.choice([15, 20])
-        return {"n": n}, " ".join(sentences), [{"kind": "no_commas"}, {"kind": "min_words", "n": n}]
-    if rule == "title":
-        return {}, f"<<All About {name.title()}>>\n{two}", [{"kind": "title"},
-                                                             {"kind": "include_keywords", "keywords": [keyword]}]
-    if rule == "postscript":
-        return {}, f"{two}\n\nP.S. {sentences[2]}", [{"kind": "postscript", "marker": "P.S."}]
-    if rule == "quoted":
-        return {}, f'"{one}"', [{"kind": "quoted"}]
-    if rule == "ends_with":
-        phrase = rng.choice(RULE_END_PHRASES)
-        return {"p": phrase}, f"{two} {phrase}", [{"kind": "ends_with", "phrase": phrase}]
-    if rule == "max_words":
-        n = len(one.split()) + rng.choice([0, 2, 4])
-        return {"n": n}, one, [{"kind": "max_words", "n": n}, {"kind": "include_keywords", "keywords": [keyword]}]
-    if rule == "highlight":
-        n = rng.choice([2, 3])
-        marked = [re.sub(rf"\b{keyword}\b", f"*{keyword}*", s, count=1, flags=re.IGNORECASE) for s in sentences[:n]]
-        return {"n": n}, " ".join(marked), [{"kind": "highlighted_sections", "n": n}]
-    if rule == "keyword_frequency":
-        n = rng.choice([2, 3])
-        return {"n": n}, " ".join(sentences[:n]), [{"kind": "keyword_frequency", "keyword": keyword, "n": n}]
-    if rule == "json":
-        return {}, json.dumps({"subject": name, "detail": one}), [{"kind": "json_format",
-                                                                 "required_keys": ["subject", "detail"]}]
-    if rule == "starts_with":
-        word = rng.choice(RULE_START_WORDS)
-        return {"w": word}, f"{word}. {one}", [{"kind": "starts_with", "phrase": word}]
-    if rule == "placeholders":
-        n = rng.choice([2, 3])
-        note = f"Dear {RULE_PLACEHOLDERS[0]}. {one} Meet me at {RULE_PLACEHOLDERS[1]} on {RULE_PLACEHOLDERS[2]}."
-        return {"n": n}, note, [{"kind": "placeholder_count", "n": n}]
-    if rule == "exclude_word":
-        others = sorted({w.strip(".").lower() for s in sentences if s != one for w in s.split()}
-                        - {w.strip(".").lower() for w in one.split()} - {keyword})
-        word = rng.choice([w for w in others if len(w) >= 4])
-        return {"w": word}, one, [{"kind": "exclude_keywords", "keywords": [word]},
-                                  {"kind": "include_keywords", "keywords": [keyword]}]
-    if rule == "sentence_count":
-        n = rng.choice([1, 2, 3])
-        return {"n": n}, " ".join(sentences[:n]), [{"kind": "sentence_count", "n": n, "relation": "at_most"}]
-    raise KeyError(rule)
-
-
-def rule_row(rng: random.Random) -> tuple[str, dict]:
-    """One Stage 2 row that asks for a form (a format rule) about a topic, answered in that form."""
-    rule, topic = rng.choice(sorted(RULE_INSTRUCTIONS)), rng.choice(RULE_TOPICS)
-    values, answer, _ = rule_answer(rule, topic, rng)
-    instruction = rng.choice(RULE_INSTRUCTIONS[rule]).format(t=topic[0], k=topic[1], **values)
-    return instruction, {"instruction": instruction, "input": "", "response": answer}
 
 
 def styled(style: str, answer: str) -> str:
