@@ -16,16 +16,14 @@ metrics.jsonl) and the rest (scoring, the reference pass, the policy update).
 
 from bench.common import compute_dtype, emit, train_run
 from trainers import runs
-from trainers.models import pick_device, pick_dtype
+from trainers.models import cpu_has_fast_bf16, pick_device
 
 TRL_DEFAULTS = {"gradient_checkpointing": "true", "bf16": "true", "compact_head": "false"}
 
 
 def trl_defaults(device: str) -> tuple[dict, str]:
     """TRL's defaults where ours differ, and how the baseline is described; bf16 only where it is not emulated."""
-    import torch
-
-    if device == "cpu" and pick_dtype(device) != torch.bfloat16:
+    if device == "cpu" and not cpu_has_fast_bf16():
         return ({**TRL_DEFAULTS, "bf16": "false"},
                 "gradient checkpointing on, TRL's head over every position; fp32 (forced bf16 is emulated here)")
     return TRL_DEFAULTS, "gradient checkpointing on, TRL's head over every position, bf16 forced"

@@ -45,10 +45,16 @@ def without_template_bos(tokenizer, text: str) -> str:
     return text
 
 
-def render_chat(tokenizer, user_text: str, system: str | None = None) -> str:
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user_text}]
+def render_messages(tokenizer, messages: list[dict]) -> str:
+    """Chat messages through the tokenizer's template, ready for the model's answer: the one place a chat is rendered
+    (Stage 1 and 4 rows, Chat, Compare, the evaluation)."""
     return without_template_bos(tokenizer, tokenizer.apply_chat_template(messages, tokenize=False,
                                                                           add_generation_prompt=True))
+
+
+def render_chat(tokenizer, user_text: str, system: str | None = None) -> str:
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user_text}]
+    return render_messages(tokenizer, messages)
 
 
 def render_with_template(name: str, instruction: str, input_text: str = "", tokenizer=None) -> str:
