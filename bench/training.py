@@ -69,8 +69,10 @@ def bench_training(steps: int, base_model: str = "embedded") -> dict:
     emit("train_lora_naive_tokens_per_s", naive["tokens_per_second"], "tokens/s", final_loss=naive["final_loss"])
     emit("train_lora_speedup", records["lora"]["tokens_per_second"] / naive["tokens_per_second"], "x",
          target=">= 3")
-    emit("train_lora_vs_full", records["lora"]["tokens_per_second"] / records["stage1"]["tokens_per_second"], "x",
-         target=">= 1.4")
+    # against full Stage 2: the LoRA preset trains Stage 2's rows, and tokens per step set how far the optimizer's
+    # fixed cost per step is spread, so only the same data compares the methods
+    emit("train_lora_vs_full", records["lora"]["tokens_per_second"] / records["stage2"]["tokens_per_second"], "x",
+         target=">= 1.4", full_run=records["stage2"]["id"])
     emit("train_qlora_vs_lora", records["qlora"]["tokens_per_second"] / records["lora"]["tokens_per_second"], "x",
          target=">= 0.7", **qlora_floor(records, base_model))
     full = records["stage1"]
