@@ -17,7 +17,7 @@ from trainers import runs
 from trainers.config import STAGE4, TrainConfig, build_config
 from trainers.data import DatasetError, Problem, load_valid_rows
 from trainers.holdout import split_rows
-from trainers.models import count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
+from trainers.models import adapters_in_step_dtype, count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
 from trainers.paths import ASSETS, datasets_dir
 from trainers.templates import token_ids
 
@@ -183,6 +183,7 @@ def train_with_sft(config: TrainConfig, run_id: str, build_model, render_rows,
         trainer_class = sft_trainer_class(config.compact_head)  # TRL's own SFTTrainer outside the tested TRL
         trainer = trainer_class(model=model, args=sft_args(config, run_dir, device, bf16, held_out is not None),
                                 train_dataset=dataset, eval_dataset=held_out, processing_class=tokenizer)
+        adapters_in_step_dtype(trainer.model, bf16)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them
         callback = MetricsCallback(run_id, stop_event, on_step)
         trainer.add_callback(callback)

@@ -19,7 +19,7 @@ import time
 
 from trainers import runs
 from trainers.config import TrainConfig
-from trainers.models import load_tokenizer, pick_device
+from trainers.models import adapters_in_step_dtype, load_tokenizer, pick_device
 from trainers.sft_core import adapter_parent, base_for, save_artifact, use_bf16
 from trainers.stage3_lora import load_frozen_base, lora_config
 
@@ -98,6 +98,7 @@ def train_stage4(config: TrainConfig, run_id: str, make_trainer, metric_keys: tu
     with PeakMemory(device) as memory:
         model, peft_config = build_policy(config, base_path, device, bf16)
         trainer = make_trainer(model, peft_config, tokenizer, run_dir, device, bf16)
+        adapters_in_step_dtype(trainer.model, bf16)
         trainable, total = count_policy_parameters(trainer.model)
         runs.update_run(run_id, trainable_params=trainable, total_params=total)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them
