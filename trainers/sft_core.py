@@ -17,7 +17,8 @@ from trainers import runs
 from trainers.config import STAGE4, TrainConfig, build_config
 from trainers.data import DatasetError, Problem, load_valid_rows
 from trainers.holdout import split_rows
-from trainers.models import adapters_in_step_dtype, count_parameters, load_tokenizer, pick_device, pick_dtype, resolve_model
+from trainers.models import (adapters_in_step_dtype, count_parameters, load_tokenizer, pick_device, pick_dtype,
+                             resolve_model)
 from trainers.paths import ASSETS, datasets_dir
 from trainers.templates import token_ids
 
