@@ -54,3 +54,31 @@ def test_a_frozen_model_computes_the_last_position_logits_without_copying_the_he
     ops = {event.name for event in prof.events()}
     assert "aten::mm" in ops and "aten::bmm" not in ops, sorted(op for op in ops if "mm" in op)
     assert torch.allclose(last, full, atol=1e-5)
+
+
+FAULTS = """
+import resource, sys, torch
+if sys.argv[1] == "keep":
+    from trainers.malloc import keep_freed_memory
+    assert keep_freed_memory()
+for _ in range(5):
+    torch.ones(16 * 2**20).sum()  # warm-up: the heap settles where the block goes
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    torch.ones(16 * 2**20).sum()  # 64 MB (a step's logits are about that): above glibc's largest mmap threshold
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not __import__("platform").libc_ver()[0] == "glibc", reason="a glibc malloc setting")
+def test_a_job_process_reuses_freed_memory_instead_of_faulting_in_fresh_pages():
+    import subprocess
+    import sys
+
+    def faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True)
+        return int(out.stdout.split()[-1])
+
+    fresh, kept = faults("plain"), faults("keep")
+    assert fresh > 20 * 16384 * 0.9  # a 64 MB tensor is 16,384 pages, faulted in again every round
+    assert kept < fresh / 10, (fresh, kept)

@@ -57,9 +57,11 @@ def _die_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
+    from trainers.malloc import keep_freed_memory
     from trainers.quiet import quiet_libraries
 
     _die_with_parent()
+    keep_freed_memory()
     quiet_libraries()
     status = run_phase(argv[0], int(argv[1]))
     return {"completed": 0, "cancelled": EXIT_CANCELLED}.get(status, 1)
