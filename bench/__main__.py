@@ -12,6 +12,7 @@ PARTS = ("training", "switch", "compare", "chat", "gen", "eval", "app", "lesson"
 
 
 def main() -> None:
+    from trainers.malloc import keep_freed_memory
     from trainers.quiet import quiet_libraries
 
     parser = argparse.ArgumentParser(prog="python -m bench")
@@ -20,6 +21,7 @@ def main() -> None:
     parser.add_argument("--base-model", default="embedded")
     args = parser.parse_args()
     quiet_libraries()
+    keep_freed_memory()  # as in a job process, where the evaluation's answers are generated
     parts = set(args.only.split(","))
     emit("machine", 1, "info", **machine())
     if "app" in parts:

@@ -116,33 +116,46 @@ def bench_continuous(hub, targets: list[str], subset: int) -> None:
          note="answers that differ part by bf16 batch-composition noise; fp32 gives the same (tests)")
 
 
-def bench_generation(hub, rows: int = BATCH_ROWS, new_tokens: int = 64) -> None:
-    """Batched greedy decoding at the evaluation's shapes (BATCH_ROWS suite prompts, left-padded), every row made to
-    run the full `new_tokens`. The roofline fraction is the decode's alone (the time of a one-token generate, the
-    prefill, taken off) against this machine's decode limit: a step reads every weight once (memory bound) and does
-    2 x params x rows FLOPs (compute bound), whichever takes longer."""
-    import torch
+class _NoEos:
+    """The tokenizer with no end-of-sequence token, so every row decodes the full `new_tokens`."""
 
+    eos_token_id = None
+
+    def __init__(self, tokenizer):
+        self._tokenizer = tokenizer
+
+    def __getattr__(self, name):
+        return getattr(self._tokenizer, name)
+
+    def __call__(self, *args, **kwargs):
+        return self._tokenizer(*args, **kwargs)
+
+
+def bench_generation(hub, rows: int = BATCH_ROWS, new_tokens: int = 64) -> None:
+    """Greedy decoding as the evaluation runs it (`trainers.continuous.continuous_greedy`, BATCH_ROWS suite prompts
+    at once), every row made to run the full `new_tokens`. The roofline fraction is the decode's alone (the time of a
+    one-token run, the prefill, taken off) against this machine's decode limit: a step reads every weight once
+    (memory bound) and does 2 x params x rows FLOPs (compute bound), whichever takes longer."""
     from bench.common import compute_dtype, matmul_peak_gflops, memory_bandwidth_gbs
     from evalsuite.suite import load_suite, select_queries
     from evalsuite.variants import query_variants
-    from trainers.generate import encode, render_prompt
+    from trainers.continuous import continuous_greedy
+    from trainers.generate import render_prompt
+    from trainers.templates import token_ids
 
     model, tokenizer = hub.ensure_base()
     prompts = [render_prompt(tokenizer, v["prompt"]) for q in select_queries(load_suite(), rows)
                for v in query_variants(q)][:rows]
-    batch = encode(tokenizer, prompts, model.device)
-    settings = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False,
-                "pad_token_id": tokenizer.pad_token_id, "temperature": None, "top_p": None, "top_k": None}
-    with torch.inference_mode():
-        model.generate(**batch, **{**settings, "max_new_tokens": 2, "min_new_tokens": 2})  # warm-up
+    no_eos = _NoEos(tokenizer)
+
+    def timed(tokens: int) -> float:
         started = time.perf_counter()
-        model.generate(**batch, **{**settings, "max_new_tokens": 1, "min_new_tokens": 1})
-        prefill_s = time.perf_counter() - started
-        started = time.perf_counter()
-        out = model.generate(**batch, **settings)
-        seconds = time.perf_counter() - started
-    generated = (out.shape[1] - batch["input_ids"].shape[1]) * len(prompts)
+        continuous_greedy(model, no_eos, prompts, max_new_tokens=tokens, batch_rows=len(prompts))
+        return time.perf_counter() - started
+
+    timed(2)  # warm-up
+    prefill_s, seconds = timed(1), timed(new_tokens)
+    generated = new_tokens * len(prompts)
     params = sum(p.numel() for p in model.parameters())
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     device = str(model.device.type)
@@ -153,8 +166,8 @@ def bench_generation(hub, rows: int = BATCH_ROWS, new_tokens: int = 64) -> None:
     measured = generated / seconds
     decode = len(prompts) * (new_tokens - 1) / max(seconds - prefill_s, 1e-9)
     emit("gen_tokens_per_s", measured, "tokens/s", rows=len(prompts), new_tokens=new_tokens,
-         prompt_tokens=batch["input_ids"].shape[1], seconds=round(seconds, 2), prefill_s=round(prefill_s, 2),
-         decode_tokens_per_s=round(decode, 1))
+         prompt_tokens=max(len(token_ids(tokenizer, p)) for p in prompts), seconds=round(seconds, 2),
+         prefill_s=round(prefill_s, 2), decode_tokens_per_s=round(decode, 1), path="continuous_greedy")
     emit("gen_roofline_fraction", decode / limit, "fraction", target=">= 0.5", roofline_tokens_per_s=round(limit, 1),
          weight_mb=round(weight_bytes / 2**20, 1), bandwidth_gbs=round(bandwidth / 1e9, 1),
          peak_gflops=round(peak / 1e9, 1), bound="memory" if weight_bytes / bandwidth > 2 * params * len(prompts) /
