@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from evalsuite.lesson import LESSON_LIMIT, LESSON_PRESET
 from playground import resources
 from playground.common import clear_warning, escape, notice
 from playground.jobs_panel import job_html
@@ -42,7 +43,7 @@ def _out_dir():
 
 def prepare_lesson(steps, limit, base_model: str | None = None, owner: str = "local"):
     """Queue the class preset as one job: (message, job id)."""
-    from evalsuite.lesson import LESSON_LIMIT, submit_lesson
+    from evalsuite.lesson import submit_lesson
     from trainers.job_queue import JobBusy
     from trainers.names import check_model_name
 
@@ -76,7 +77,7 @@ def live_retrain(stage: str, base_model: str | None = None, owner: str = "local"
 
 def prepare_estimate(steps, limit, base_model: str | None = None) -> str:
     """What Prepare will cost before it is pressed, from this machine's calibration (trainers/timing.py)."""
-    from evalsuite.lesson import LESSON_LIMIT, lesson_phases
+    from evalsuite.lesson import lesson_phases
     from trainers.timing import describe, safe_estimate
 
     limit = int(limit) if limit and int(limit) > 0 else LESSON_LIMIT
@@ -149,9 +150,9 @@ def create_lesson_tab():
             job = gr.Textbox(label="Preparation job", interactive=False, max_lines=1, elem_id="lesson-job")
         with gr.Accordion("Preset settings", open=False):
             with gr.Row():
-                steps = gr.Number(0, label="Training steps per stage (0 = the class preset's 30)", precision=0,
-                                  minimum=0, elem_id="lesson-steps")
-                limit = gr.Number(0, label="Suite queries (0 = the preset's 18)", precision=0, minimum=0,
+                steps = gr.Number(0, label=f"Training steps per stage (0 = the class preset's "
+                                  f"{LESSON_PRESET['max_steps']})", precision=0, minimum=0, elem_id="lesson-steps")
+                limit = gr.Number(0, label=f"Suite queries (0 = the preset's {LESSON_LIMIT})", precision=0, minimum=0,
                                   elem_id="lesson-limit")
         estimate = gr.Markdown(elem_id="lesson-estimate")
         message = gr.Markdown(elem_id="lesson-message")
