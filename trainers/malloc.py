@@ -15,6 +15,7 @@ the app's own long-lived process is left as it is.
 """
 
 import ctypes
+import functools
 import platform
 
 # mallopt parameters, from glibc's malloc.h
@@ -22,21 +23,15 @@ M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 LARGEST = 2**31 - 1  # mallopt takes an int
 TOP_PAD = 256 * 2**20  # grow the heap in large steps rather than one page-faulting sbrk per tensor
 
-_done = []
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Set glibc to keep freed blocks of any size for reuse. False (nothing changed) on other C libraries."""
-    if _done:
-        return _done[0]
-    ok = False
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        try:
-            mallopt = ctypes.CDLL("libc.so.6").mallopt
-            mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-            ok = all([mallopt(M_MMAP_THRESHOLD, LARGEST), mallopt(M_TRIM_THRESHOLD, LARGEST),
-                      mallopt(M_TOP_PAD, TOP_PAD)])
-        except (OSError, AttributeError):
-            ok = False
-    _done.append(ok)
-    return ok
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all([mallopt(M_MMAP_THRESHOLD, LARGEST), mallopt(M_TRIM_THRESHOLD, LARGEST), mallopt(M_TOP_PAD, TOP_PAD)])

@@ -285,21 +285,18 @@ def check_bitsandbytes(device: str) -> None:
                            f"it supports {', '.join(backends)}. Use method 'lora' instead.")
 
 
-def adapters_in_step_dtype(model, bf16: bool) -> int:
+def adapters_in_step_dtype(model, bf16: bool) -> None:
     """TRL's trainers cast a quantized model's trainable adapter weights to bf16 when they are built (the QLoRA
     paper's recipe, for GPUs), whatever the step computes in. A step in fp32 (a CPU without native bf16, or bf16
     off) then runs every LoRA matmul in emulated bf16: on a 2-core AVX2 EPYC a QLoRA step took 2.7x a LoRA step.
-    There the adapters go back to fp32, the dtype PEFT made them in. Returns how many tensors were cast."""
+    There the adapters go back to fp32, the dtype PEFT made them in."""
     import torch
 
     if bf16:
-        return 0
-    cast = 0
+        return
     for param in model.parameters():
         if param.requires_grad and param.dtype == torch.bfloat16:
             param.data = param.data.float()
-            cast += 1
-    return cast
 
 
 def count_parameters(model) -> tuple[int, int]:
